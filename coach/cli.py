@@ -17,7 +17,8 @@ import sys
 
 from coach.errors import UserError
 
-COMMAND_GROUPS: tuple[str, ...] = ("app", "scenarios", "eval", "train", "bench", "encoder")
+# Groups are added here as they are built.
+COMMAND_GROUPS: tuple[str, ...] = ("encoder",)
 
 
 def build_parser() -> argparse.ArgumentParser:
