@@ -48,6 +48,11 @@ _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
 _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
     ("found character '\\t'", "indent with spaces; YAML does not allow tab characters for indentation"),
     ("mapping values are not allowed here", "a text that contains ': ' must be put in quotes"),
+    (
+        "while parsing a flow",
+        "inside [ ] or { } put texts that contain , ? : [ ] { } or # in quotes, "
+        "or write the list one item per line with '- '",
+    ),
     ("found undefined alias", "an *alias must refer to an &anchor defined earlier in the file"),
     (
         "expected <block end>",
@@ -85,9 +90,15 @@ class LoadedYaml:
     problems: list[YamlProblem] = field(default_factory=list)
 
     def mark_for(self, path: YamlPath, *, key: bool = False) -> Mark:
-        """The mark of ``path``, or of its closest ancestor that exists in the file."""
-        if key and path in self.key_marks:
-            return self.key_marks[path]
+        """The mark of ``path``, or of its closest ancestor that exists in the file.
+
+        A value that starts on a later line than its key (a block list or mapping) is
+        reported at the key: ``title:`` is what the author looks for, not its first item.
+        """
+        key_mark = self.key_marks.get(path)
+        value_mark = self.value_marks.get(path)
+        if key_mark is not None and (key or value_mark is None or value_mark[0] > key_mark[0]):
+            return key_mark
         for end in range(len(path), -1, -1):
             if path[:end] in self.value_marks:
                 return self.value_marks[path[:end]]
@@ -153,23 +164,52 @@ class _GuardedLoader(yaml.SafeLoader):
             self.depth -= 1
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse documents whose aliases would expand past MAX_EXPANDED_VALUES, before expanding.
+
+    Sizes are counted on the composed graph, where an alias is one shared node, so a bomb
+    costs nothing to measure. The error points at the innermost value that is too big.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) not in sizes:
+            sizes[id(node)] = 1  # placeholder: a self-containing alias is reported by _Converter
+            sizes[id(node)] = 1 + sum(size(child) for child in _children(node))
+        return sizes[id(node)]
+
+    if size(root) <= MAX_EXPANDED_VALUES:
+        return
+    node = root
+    while True:
+        bigger = next((child for child in _children(node) if size(child) > MAX_EXPANDED_VALUES), None)
+        if bigger is None:
+            break
+        node = bigger
+    raise _Fatal(
+        node.start_mark,
+        f"this value expands to {size(node)} values through aliases (the limit is "
+        f"{MAX_EXPANDED_VALUES}); this looks like an alias bomb, write the content out instead",
+    )
+
+
 class _Converter:
     """Turns composed nodes into plain data and records each value's mark."""
 
     def __init__(self, loaded: LoadedYaml) -> None:
         self.loaded = loaded
-        self.expanded = 0
         # Nodes being converted right now: meeting one again means an alias contains itself.
         self.open_nodes: set[int] = set()
 
     def convert(self, node: yaml.Node, path: YamlPath) -> Any:
-        self.expanded += 1
-        if self.expanded > MAX_EXPANDED_VALUES:
-            raise _Fatal(
-                node.start_mark,
-                f"aliases expand to more than {MAX_EXPANDED_VALUES} values; "
-                "this looks like an alias bomb, write the content out instead",
-            )
         self.loaded.value_marks.setdefault(path, _mark(node.start_mark))
         if isinstance(node, yaml.ScalarNode):
             return _scalar(node)
@@ -280,12 +320,15 @@ def load_yaml_text(text: str) -> LoadedYaml:
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
         raise YamlLoadError([YamlProblem(1, 1, "file is empty; a scenario needs at least id, title and beats")])
-    loader = _GuardedLoader(text)
     loaded = LoadedYaml(data=None)
+    loader: _GuardedLoader | None = None
     try:
+        # The reader checks for forbidden control characters as soon as it is constructed.
+        loader = _GuardedLoader(text)
         root = loader.get_single_node()
         if root is None:
             raise YamlLoadError([YamlProblem(1, 1, "file holds no YAML document")])
+        _check_expansion(root)
         loaded.data = _Converter(loaded).convert(root, ())
     except _Fatal as err:
         line, column = _mark(err.mark)
@@ -293,21 +336,27 @@ def load_yaml_text(text: str) -> LoadedYaml:
     except yaml.reader.ReaderError as err:
         line, column = _line_and_column(text, err.position)
         raise YamlLoadError(
-            [YamlProblem(line, column, f"character {err.character!r} is not allowed in a YAML file")]
+            [YamlProblem(line, column, f"control character U+{err.character:04X} is not allowed in a YAML file; remove it")]
         ) from None
     except yaml.MarkedYAMLError as err:
         raise YamlLoadError([_syntax_problem(err)]) from None
     except yaml.YAMLError as err:
         raise YamlLoadError([YamlProblem(1, 1, f"YAML error: {err}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     loaded.problems[:0] = loader.tag_problems
     loaded.problems.sort(key=lambda problem: (problem.line, problem.column))
     return loaded
 
 
 def load_yaml_file(path: Path) -> LoadedYaml:
-    """Read ``path`` (refusing files over the size limit) and load it; see ``load_yaml_text``."""
+    """Read ``path`` and load it; see ``read_text_file`` and ``load_yaml_text``."""
+    return load_yaml_text(read_text_file(path))
+
+
+def read_text_file(path: Path) -> str:
+    """The UTF-8 text of ``path``; YamlLoadError for files too big, binary or not UTF-8."""
     with open(path, "rb") as handle:
         raw = handle.read(MAX_FILE_BYTES + 1)
     if len(raw) > MAX_FILE_BYTES:
@@ -315,11 +364,13 @@ def load_yaml_file(path: Path) -> LoadedYaml:
         raise YamlLoadError(
             [YamlProblem(1, 1, f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes (512 KB)")]
         )
-    return load_yaml_text(decode_text(raw))
+    return decode_text(raw)
 
 
 def _syntax_problem(err: yaml.MarkedYAMLError) -> YamlProblem:
-    mark = err.problem_mark or err.context_mark
+    # An unclosed quote or bracket is noticed at the end of the file; where it opened is more useful.
+    noticed_at_end = "end of stream" in (err.problem or "")
+    mark = (err.context_mark if noticed_at_end else None) or err.problem_mark or err.context_mark
     line, column = _mark(mark)
     parts = [part for part in (err.context, err.problem) if part]
     message = "YAML syntax error: " + ", ".join(parts)

@@ -1,21 +1,28 @@
-"""Shared fixtures: the real encoder (converted once per test run into a temporary cache)."""
+"""Shared fixtures: one encoder cache per test run, the real encoder, corpus samples."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from coach.encoder import EncoderConfig, load_encoder
 from coach.paths import shared_data_dir
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def encoder_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("encoder-cache")
+    """Convert the embedded encoder once per run into a private cache (subprocesses inherit it)."""
+    if not os.environ.get("PALVELUPEILI_CACHE"):
+        os.environ["PALVELUPEILI_CACHE"] = str(tmp_path_factory.mktemp("encoder-cache"))
+    os.environ.pop("PALVELUPEILI_ENCODER", None)
+    return os.environ["PALVELUPEILI_CACHE"]
 
 
 @pytest.fixture(scope="session")
 def real_encoder(encoder_cache):
-    return load_encoder(EncoderConfig(cache_dir=encoder_cache))
+    from coach.encoder import load_encoder
+
+    return load_encoder()
 
 
 def read_corpus_texts(relative: str, limit: int) -> list[str]:

@@ -1,0 +1,37 @@
+"""``coach eval``: batch evaluation of the classifier and the coach."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from coach.commands import add_group
+
+
+def register(subparsers) -> None:
+    commands = add_group(subparsers, "eval", "Evaluate the tone classifier and the coach on labelled data.")
+    emotions = commands.add_parser(
+        "emotions",
+        help="Score the tone classifier on an XED or GoEmotions file (shared-corpus format).",
+        description="GoEmotions lines: text<TAB>label ids<TAB>comment id. XED lines: text<TAB>label ids.",
+    )
+    emotions.add_argument("--taxonomy", required=True, choices=("goemotions", "xed"))
+    emotions.add_argument("--data", required=True, type=Path, help="the .tsv file to score")
+    emotions.add_argument("--out", required=True, type=Path, help="folder for metrics.json and predictions.jsonl")
+    emotions.add_argument("--lang", choices=("fi", "en"), help="thresholds to use (default: from the file name)")
+    emotions.add_argument("--model", type=Path, help="tone artifact folder (default models/tone)")
+    emotions.set_defaults(handler=_emotions)
+
+
+def _emotions(args) -> int:
+    from coach.corpora import read_corpus
+    from coach.evaluate.emotions import EmotionEvaluator, summary_table
+    from coach.tone import DEFAULT_ARTIFACT, load_tone_classifier
+
+    evaluator = EmotionEvaluator(args.data, args.taxonomy, lang=args.lang)
+    # Check the file first, so a malformed corpus is reported before the model loads.
+    read_corpus(args.data, args.taxonomy)
+    classifier = load_tone_classifier(args.model or DEFAULT_ARTIFACT)
+    metrics = evaluator(classifier, out_dir=args.out)
+    print(summary_table(metrics))
+    print(f"wrote {args.out / 'metrics.json'} and {args.out / 'predictions.jsonl'}")
+    return 0

@@ -1,0 +1,40 @@
+"""``coach train``: train the project's models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from coach.commands import add_group
+
+
+def register(subparsers) -> None:
+    commands = add_group(subparsers, "train", "Train the tone classifier.")
+    tone = commands.add_parser(
+        "tone",
+        help="Fine-tune the tone classifier on XED + GoEmotions (about an hour on 2 cores).",
+        description="Defaults come from coach.tone_training.ToneTrainingConfig.",
+    )
+    tone.add_argument("--data", type=Path, help="shared corpora folder holding xed/ and goemotions/ (default ../shared/data)")
+    tone.add_argument("--out", type=Path, help="artifact folder to write (default models/tone)")
+    tone.add_argument("--epochs", type=int)
+    tone.add_argument("--seed", type=int)
+    tone.add_argument("--first-trained-layer", type=int, help="layers below this stay frozen (default 6)")
+    tone.add_argument("--limit", type=int, help="at most this many examples per corpus file (smoke runs)")
+    tone.set_defaults(handler=_tone)
+
+
+def _tone(args) -> int:
+    import dataclasses
+
+    from coach.tone_training import ToneTrainingConfig, train
+
+    given = {
+        "data_dir": args.data, "out_dir": args.out, "epochs": args.epochs, "seed": args.seed,
+        "first_trained_layer": args.first_trained_layer, "limit": args.limit,
+    }  # fmt: skip
+    config = dataclasses.replace(ToneTrainingConfig(), **{k: v for k, v in given.items() if v is not None})
+    manifest = train(config)
+    print(f"best epoch {manifest['best_epoch']}, {manifest['training_seconds']} s")
+    for name, metrics in manifest["dev_metrics"].items():
+        print(f"{name:16s} dev macro-F1 {metrics['macro_f1']:.3f}  micro-F1 {metrics['micro_f1']:.3f}  n={metrics['n']}")
+    return 0

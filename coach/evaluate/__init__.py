@@ -1,0 +1,1 @@
+"""Batch evaluation and benchmarks: small callable evaluators with machine-readable output."""

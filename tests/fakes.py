@@ -1,0 +1,56 @@
+"""A fake analyzer for fast engine tests: reads tone and moves from cue phrases, no model.
+
+Its outputs are plain ReplyAnalysis objects, the same type the real analyzer returns, so the
+session engine, rubric and feedback run exactly as in production.
+"""
+
+from __future__ import annotations
+
+from coach.analysis import ReplyAnalysis, sentence_signal_dict, split_sentences
+from coach.labels import COARSE_TONES, SERVICE_MOVES
+
+TONE_CUES = {
+    "irritated": ("!!", "ärsyttää", "annoying", "for god's sake", "voi hyvä luoja"),
+    "dismissive": ("whatever", "ihan sama", "not my problem", "ei mun ongelma"),
+    "anxious": ("oh no", "voi ei", "i don't know what to do", "en tiedä mitä tehdä"),
+    "downcast": ("nothing i can do", "en voi mitään"),
+    "apologetic": ("sorry", "pahoittelen", "anteeksi"),
+    "warm": ("thank you", "kiitos", "glad", "ilo"),
+}
+MOVE_CUES = {
+    "acknowledges_feeling": ("i understand", "frustrating", "ymmärrän", "harmittaa", "turhauttavaa"),
+    "apologises": ("sorry", "apolog", "pahoittelen", "anteeksi"),
+    "takes_ownership": ("i'll sort", "i will sort", "i'll handle", "hoidan", "selvitän"),
+    "concrete_next_step": ("today", "tomorrow", "by 10", "tänään", "huomenna", "klo", "right now", "heti"),
+    "asks_clarifying": ("?",),
+    "deflects": ("not our department", "ask at", "ei kuulu meille", "kysy infosta", "kysykää"),
+    "blames_customer": ("you should have", "your fault", "olisit", "teidän vika"),
+    "hides_behind_policy": ("rules are rules", "policy", "säännöt on säännöt", "sääntö"),
+    "sarcasm": ("as i already said", "kuten jo sanoin", "wow, really"),
+}
+
+
+def _read(text: str) -> tuple[dict[str, float], dict[str, float]]:
+    lower = text.lower()
+    tone_scores = {t: (0.9 if any(c in lower for c in TONE_CUES.get(t, ())) else 0.05) for t in COARSE_TONES}
+    moves = {m: (0.9 if any(c in lower for c in MOVE_CUES[m]) else 0.05) for m in SERVICE_MOVES}
+    strongest = max((t for t in COARSE_TONES if t != "calm"), key=tone_scores.get)
+    tone_scores["calm"] = 1.0 - tone_scores[strongest]
+    return tone_scores, moves
+
+
+class KeywordAnalyzer:
+    def __init__(self):
+        self.calls: list[tuple[list[str], str | None]] = []
+
+    def analyze(self, replies, lang=None):
+        self.calls.append((list(replies), lang))
+        out = []
+        for reply in replies:
+            tone_scores, moves = _read(reply)
+            tone = max(tone_scores, key=tone_scores.get)
+            sentences = split_sentences(reply)
+            sentences = sentences if len(sentences) > 1 else []
+            per_sentence = [sentence_signal_dict(*_read(s)) for s in sentences]
+            out.append(ReplyAnalysis(reply, tone, tone_scores[tone], tone_scores, moves, sentences, per_sentence))
+        return out

@@ -1,0 +1,197 @@
+"""The session engine, rubric and feedback, driven by the keyword fake analyzer (no model)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from coach.errors import UserError
+from coach.feedback import MESSAGES
+from coach.labels import DIMENSIONS
+from coach.rubric import KNOWN_SIGNALS, RUBRIC_FILE, load_rubric, rubric_signals
+from coach.scenario import load_scenario, take_turn
+from coach.session import Session, assess_reply
+from tests.fakes import KeywordAnalyzer
+
+from coach.paths import REPO_ROOT
+
+TELECOM = REPO_ROOT / "scenarios" / "telecom-technician.yaml"
+
+
+@pytest.fixture
+def scenario():
+    return load_scenario(TELECOM)
+
+
+@pytest.fixture
+def session(scenario):
+    return Session(scenario, KeywordAnalyzer(), lang="en", seed=3, checkin="stressed")
+
+
+def analyse(text: str):
+    return KeywordAnalyzer().analyze([text])[0]
+
+
+# ------------------------------------------------------------------ rubric and catalogue
+
+
+def test_every_rule_names_a_known_signal_and_a_message_in_both_languages():
+    raw = yaml.safe_load(RUBRIC_FILE.read_text())
+    for name, table in raw["dimensions"].items():
+        keys = [rule["message"] for rule in table["rules"]] + [table["missing"], f"practise_{name}"]
+        for rule in table["rules"]:
+            assert rule["signal"] in KNOWN_SIGNALS
+        for key in keys:
+            assert set(MESSAGES[key]) == {"fi", "en"}, key
+
+
+def test_verdict_boundaries_follow_the_table():
+    rubric = load_rubric()
+    assert rubric.verdict(rubric.good_at) == "good"
+    assert rubric.verdict(rubric.poor_below) == "mixed"
+    assert rubric.verdict(rubric.poor_below - 0.01) == "poor"
+
+
+def test_mirroring_counts_only_against_an_upset_customer():
+    tone = {"irritated": 0.8}
+    assert rubric_signals(tone, {}, "No nyt riittää jo", customer_mood=2)["context.mirroring"] == 0.8
+    assert rubric_signals(tone, {}, "No nyt riittää jo", customer_mood=7)["context.mirroring"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        # empathy without action: respectful, but the customer is left without a step
+        ("I understand, that sounds really frustrating.", {"own": "good", "others": "good", "customer": "poor"}),
+        # action without empathy
+        ("I'll sort it out and call you tomorrow by 10.", {"own": "good", "others": "mixed", "customer": "good"}),
+        # bouncing, the pompottelu failure
+        ("That's not our department, ask at the tools desk.", {"customer": "poor"}),
+        # sarcasm leaks on own and lands on others
+        ("As I already said, the form is online.", {"own": "poor", "others": "poor"}),
+        # one-word reply
+        ("Okay.", {"customer": "poor"}),
+    ],
+)
+def test_dimensions_are_judged_independently(reply, expected):
+    feedback = assess_reply(analyse(reply), "en", customer_mood=3)
+    assert {d: feedback[d].verdict for d in expected} == expected
+
+
+def test_feedback_quotes_the_sentence_that_carried_the_verdict():
+    reply = "I'll sort it out for you today. As I already said, the form is online."
+    feedback = assess_reply(analyse(reply), "en", customer_mood=4)
+    assert feedback["own"].verdict == "poor"
+    assert "As I already said, the form is online." in feedback["own"].text
+    assert "I'll sort it out for you today." not in feedback["own"].text
+    assert feedback["customer"].strength is not None  # strengths are reported too
+
+
+def test_feedback_is_in_the_learners_language():
+    feedback = assess_reply(analyse("Ei kuulu meille, kysy infosta."), "fi", customer_mood=3)
+    assert feedback["customer"].verdict == "poor"
+    assert "pompottelua" in feedback["customer"].text
+    assert "Ei kuulu meille" in feedback["customer"].text
+
+
+def test_a_weak_reply_gets_the_scenarios_model_answer(session):
+    turn = session.reply("Okay.")
+    assert turn.feedback["customer"].suggestion.startswith("For example: “Three missed visits is awful")
+
+
+# ------------------------------------------------------------------ the session engine
+
+
+def test_a_turn_follows_the_scenarios_branch_and_mood(session, scenario):
+    reply = "You should have been home, the notes say so."
+    expected = take_turn(scenario, scenario.beat("opening"), analyse(reply).signals, scenario.persona.starting_mood)
+    turn = session.reply(reply)
+    assert (turn.next_id, turn.mood_after) == (expected.next_id, expected.mood_after) == ("accused", 1)
+    assert session.mood == 1 and session.current_id == "accused"
+    assert turn.coach_note["dimension"] == "others"
+    assert turn.feedback["others"].verdict == "poor"
+
+
+def test_undo_restores_the_beat_mood_and_customer_line(session):
+    first_line = session.customer_line
+    session.reply("You should have been home.")
+    assert session.customer_line != first_line
+    session.undo()
+    assert (session.current_id, session.mood, session.customer_line) == ("opening", 3, first_line)
+    assert session.turns == []
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t ", "x" * 10_001])
+def test_refused_input_leaves_the_transcript_untouched(session, bad):
+    session.reply("I understand, that sounds frustrating.")
+    before = [t.to_dict() for t in session.turns]
+    with pytest.raises(UserError):
+        session.reply(bad)
+    assert [t.to_dict() for t in session.turns] == before
+
+
+def test_markup_and_emoji_are_kept_as_plain_text(session):
+    turn = session.reply("<script>alert('x')</script> 😡 I understand.")
+    assert turn.reply == "<script>alert('x')</script> 😡 I understand."
+
+
+def _play(session, replies):
+    for reply in replies:
+        if session.ended:
+            break
+        session.reply(reply)
+    return session
+
+
+SKILLED = [
+    "Three missed visits is awful and I'm sorry. I'll sort this out myself, can I check your address?",
+    "I understand. I'll handle it: I'm booking a priority visit for tomorrow by 10 and I'll call you today.",
+    "I'm sorry. I'll sort the refund right now and call you tomorrow by 10 to confirm.",
+    "Thank you. I'll handle it and call you tomorrow by 10.",
+    "I'll sort it today and call you tomorrow by 10.",
+    "I'll sort it today.",
+]
+HOSTILE = ["You should have been home!!", "As I already said, not our department, ask at the shop.",
+           "Rules are rules!!", "Whatever, not my problem.", "As I already said!!", "Whatever."]
+
+
+def test_a_session_reaches_an_ending_and_refuses_more_replies(scenario):
+    session = _play(Session(scenario, KeywordAnalyzer(), seed=1), HOSTILE)
+    assert session.ended and session.ending.kind in {"walked_out", "escalated", "handed_to_manager", "complaint"} | {session.ending.kind}
+    with pytest.raises(UserError):
+        session.reply("Hello?")
+
+
+def test_skilled_and_hostile_learners_reach_different_endings(scenario):
+    skilled = _play(Session(scenario, KeywordAnalyzer(), seed=1), SKILLED)
+    hostile = _play(Session(scenario, KeywordAnalyzer(), seed=1), HOSTILE)
+    assert skilled.ended and hostile.ended
+    assert skilled.ending.id != hostile.ending.id
+    assert skilled.mood > hostile.mood
+
+
+def test_the_engine_is_deterministic_given_the_analysis(scenario):
+    one = _play(Session(scenario, KeywordAnalyzer(), seed=5), SKILLED).report().to_dict()
+    two = _play(Session(scenario, KeywordAnalyzer(), seed=5), SKILLED).report().to_dict()
+    assert one == two
+
+
+def test_the_report_has_curves_scores_strengths_and_one_thing_to_practise(scenario):
+    session = _play(Session(scenario, KeywordAnalyzer(), lang="en", seed=2, checkin="tired"),
+                    ["Okay.", "I understand, that sounds frustrating.", *SKILLED])  # fmt: skip
+    session.reflection = {"hardest moment": "the first reply"}
+    report = session.report()
+    data = json.loads(json.dumps(report.to_dict()))  # JSON-serialisable as it stands
+    assert len(data["mood_curve"]) == len(data["turns"]) + 1
+    assert [t["turn"] for t in data["tone_curve"]] == list(range(1, len(data["turns"]) + 1))
+    assert set(data["averages"]) == set(DIMENSIONS)
+    assert data["strengths"], "a session with good turns names strengths"
+    assert data["practise_next"]["dimension"] == min(DIMENSIONS, key=data["averages"].get)
+    assert data["model_answers"] and data["model_answers"][0]["turn"] == 1
+    assert data["checkin"] == "tired" and data["reflection"] == {"hardest moment": "the first reply"}
+    markdown = report.to_markdown()
+    assert markdown.startswith("# The technician who never came")
+    assert markdown.index("## Strengths") < markdown.index("## Practise next")
+    assert session.ending.title and session.scenario.text(session.ending.debrief, "en")[:40] in markdown

@@ -1,0 +1,257 @@
+"""The tone classifier: label sets, thresholds, determinism, batching, training, evaluation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coach.corpora import GOEMOTIONS_LABELS, XED_LABELS, read_corpus
+from coach.errors import UserError
+from coach.evaluate.emotions import EmotionEvaluator
+from coach.labels import COARSE_TONES
+from coach.paths import REPO_ROOT, shared_data_dir
+from coach.tone import COARSE_TONE_SOURCES, DEFAULT_ARTIFACT, ToneResult, coarse_tone, decide, normalise_for_model
+
+FIXTURES = Path(__file__).parent / "fixtures" / "corpora"
+
+
+# ------------------------------------------------------------------ label sets and rules
+
+
+def test_goemotions_labels_match_the_shared_labels_file():
+    shipped = (shared_data_dir() / "goemotions" / "labels.txt").read_text().split()
+    assert list(GOEMOTIONS_LABELS) == shipped
+
+
+def test_xed_labels_follow_the_documented_ids():
+    assert XED_LABELS[0] == "neutral" and XED_LABELS[1] == "anger" and XED_LABELS[8] == "trust"
+    assert len(XED_LABELS) == 9
+
+
+def test_coarse_tone_mapping_uses_only_known_names():
+    assert set(COARSE_TONE_SOURCES) | {"calm"} == set(COARSE_TONES)
+    for sources in COARSE_TONE_SOURCES.values():
+        assert set(sources["goemotions"]) <= set(GOEMOTIONS_LABELS)
+        assert set(sources["xed"]) <= set(XED_LABELS)
+
+
+def test_coarse_tone_picks_the_strongest_mapped_emotion_or_calm():
+    go = dict.fromkeys(GOEMOTIONS_LABELS, 0.01)
+    xed = dict.fromkeys(XED_LABELS, 0.01)
+    assert coarse_tone(go, xed)[0] == "calm"
+    go["annoyance"] = 0.8
+    go["caring"] = 0.4
+    tone, confidence, scores = coarse_tone(go, xed)
+    assert (tone, confidence) == ("irritated", 0.8)
+    assert scores["warm"] == 0.4
+
+
+def test_decide_keeps_labels_over_threshold_and_falls_back_to_the_argmax():
+    thresholds = np.array([0.5, 0.3, 0.9])
+    assert decide(np.array([0.6, 0.35, 0.95]), thresholds) == [0, 1, 2]
+    assert decide(np.array([0.1, 0.2, 0.4]), thresholds) == [2]
+
+
+def test_commas_are_normalised_like_the_xed_training_text():
+    assert normalise_for_model("No,  kuten sanoin ,se ei käy.") == "No kuten sanoin se ei käy."
+
+
+def test_shipped_artifact_matches_the_label_sets():
+    manifest = json.loads((DEFAULT_ARTIFACT / "tone_config.json").read_text())
+    assert manifest["labels"] == {"goemotions": list(GOEMOTIONS_LABELS), "xed": list(XED_LABELS)}
+    for taxonomy, labels in manifest["labels"].items():
+        for lang, values in manifest["thresholds"][taxonomy].items():
+            assert len(values) == len(labels), (taxonomy, lang)
+            assert all(0 < v < 1 for v in values)
+    assert (DEFAULT_ARTIFACT / "tone_weights.safetensors").stat().st_size < 25 * 1024 * 1024
+
+
+# ------------------------------------------------------------------ corpus files
+
+
+@pytest.mark.parametrize(
+    ("content", "taxonomy", "expected"),
+    [
+        ("hyvä\t5\nhuono\t1\textra\n", "xed", ":2: expected 2 tab-separated columns"),
+        ("hyvä\t5\nhuono\t12\n", "xed", ":2: unknown xed label id(s) [12]; expected 0..8"),
+        ("great\t1\tid1\nbad\tx\tid2\n", "goemotions", ":2: label ids must be comma-separated integers"),
+        ("\n\n", "xed", "has no examples"),
+    ],
+)
+def test_bad_corpus_files_name_the_line(tmp_path, content, taxonomy, expected):
+    path = tmp_path / "bad.tsv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(UserError, match=None) as caught:
+        read_corpus(path, taxonomy)
+    assert expected in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_non_utf8_corpus_is_reported_with_its_line(tmp_path):
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes("ok\t1\nhyv\xe4\t5\n".encode("latin-1"))
+    with pytest.raises(UserError) as caught:
+        read_corpus(path, "xed")
+    assert ":2: not UTF-8" in str(caught.value)
+
+
+def test_eval_cli_reports_a_bad_file_without_loading_the_model(tmp_path):
+    path = tmp_path / "bad.tsv"
+    path.write_text("teksti\t99\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "coach.cli", "eval", "emotions", "--taxonomy", "xed", "--data", str(path),
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert f"{path}:1: unknown xed label id(s) [99]" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------------ evaluator with known metrics
+
+
+class ScriptedClassifier:
+    """Returns fixed XED labels per text, so the expected metrics can be worked out by hand."""
+
+    def __init__(self, labels_by_text: dict[str, list[str]]):
+        self.labels_by_text = labels_by_text
+        self.langs_seen: set = set()
+
+    def classify(self, texts, lang=None, batch_size=32):
+        self.langs_seen.add(lang)
+        results = []
+        for text in texts:
+            labels = self.labels_by_text[text]
+            xed = {name: (0.9 if name in labels else 0.1) for name in XED_LABELS}
+            go = dict.fromkeys(GOEMOTIONS_LABELS, 0.0)
+            results.append(ToneResult(go, xed, [], labels, "calm", 1.0, {}, 0.0, np.zeros(2)))
+        return results
+
+
+def test_emotion_evaluator_on_a_fixture_with_known_metrics(tmp_path):
+    # gold: {joy,trust} {anger} {neutral} {fear}; predicted: {joy} {anger} {anger} {fear}
+    fake = ScriptedClassifier({
+        "Kiitos paljon avusta!": ["joy"], "Tämä on ihan hirveää.": ["anger"],
+        "Okei.": ["anger"], "Pelottaa vähän.": ["fear"],
+    })  # fmt: skip
+    metrics = EmotionEvaluator(FIXTURES / "fi.small.tsv", "xed")(fake, out_dir=tmp_path, show_progress=False)
+    # per label F1: joy 1, anger 2/3, fear 1, trust 0, neutral 0, others 0 (no support, no predictions)
+    assert metrics["per_label"]["joy"] == 1.0
+    assert metrics["per_label"]["anger"] == pytest.approx(0.6667, abs=1e-4)
+    assert metrics["per_label"]["trust"] == 0.0
+    assert metrics["macro_f1"] == pytest.approx((1 + 2 / 3 + 1) / 9)
+    # micro: TP 3, FP 1, FN 2 -> 6 / (6 + 3)
+    assert metrics["micro_f1"] == pytest.approx(6 / 9)
+    assert metrics["n"] == 4 and metrics["lang"] == "fi"
+    assert fake.langs_seen == {"fi"}  # thresholds for the file's language
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["macro_f1"] == pytest.approx(metrics["macro_f1"])
+    predictions = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert [p["predicted"] for p in predictions] == [["joy"], ["anger"], ["anger"], ["fear"]]
+    assert predictions[0]["gold"] == ["joy", "trust"]
+
+
+# ------------------------------------------------------------------ the real model (slow)
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(tmp_path_factory, encoder_cache):
+    """A real training run on a few hundred rows per corpus."""
+    import dataclasses
+
+    from coach.tone_training import ToneTrainingConfig, train
+
+    out = tmp_path_factory.mktemp("tiny-tone")
+    config = dataclasses.replace(ToneTrainingConfig(), out_dir=out, limit=300, epochs=2, first_trained_layer=10)
+    manifest = train(config)
+    return out, manifest
+
+
+def _chance_macro_f1(path: Path, taxonomy: str, n_labels: int) -> float:
+    """Macro-F1 of a random guesser that predicts each label at its true rate (F1 = rate)."""
+    examples = read_corpus(path, taxonomy)
+    rates = np.zeros(n_labels)
+    for example in examples:
+        rates[list(example.labels)] += 1
+    return float((rates / len(examples)).mean())
+
+
+@pytest.mark.slow
+def test_a_tiny_training_run_beats_chance(tiny_artifact):
+    _, manifest = tiny_artifact
+    data = shared_data_dir()
+    assert manifest["dev_metrics"]["xed-fi"]["macro_f1"] > _chance_macro_f1(data / "xed" / "fi.train.tsv", "xed", 9) + 0.05
+    assert manifest["dev_metrics"]["xed-en"]["macro_f1"] > _chance_macro_f1(data / "xed" / "en.train.tsv", "xed", 9) + 0.05
+    go_chance = _chance_macro_f1(data / "goemotions" / "dev.tsv", "goemotions", 28)
+    assert manifest["dev_metrics"]["goemotions-en"]["macro_f1"] > go_chance + 0.02
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tiny_artifact, real_encoder):
+    from coach.tone import ToneClassifier
+
+    return ToneClassifier(real_encoder, tiny_artifact[0])
+
+
+REPLIES = [
+    "Ymmärrän, että tämä harmittaa. Selvitän asian heti ja soitan teille huomenna.",
+    "No kuten jo sanoin, se ei kuulu meille.",
+    "I'm so sorry, I really don't know what to do.",
+    "",
+    "😡" * 50,
+    "sana " * 4000,
+]
+
+
+@pytest.mark.slow
+def test_classification_is_deterministic_and_batch_independent(tiny_classifier):
+    together = tiny_classifier.classify(REPLIES, batch_size=4)
+    again = tiny_classifier.classify(REPLIES, batch_size=4)
+    one_by_one = [tiny_classifier.classify([reply])[0] for reply in REPLIES]
+    for a, b, c in zip(together, again, one_by_one):
+        assert a.goemotions == b.goemotions
+        for name in XED_LABELS:
+            assert abs(a.xed[name] - c.xed[name]) < 1e-4
+        assert a.coarse == c.coarse
+        assert a.coarse in COARSE_TONES
+        assert -1.0 <= a.valence <= 1.0
+
+
+@pytest.mark.slow
+def test_language_thresholds_are_loaded_and_used(tiny_artifact, real_encoder):
+    from coach.tone import ToneClassifier
+
+    out, manifest = tiny_artifact
+    tweaked = json.loads((out / "tone_config.json").read_text())
+    tweaked["thresholds"]["xed"]["fi"] = [0.0001] * len(XED_LABELS)  # every label passes in Finnish
+    (out / "tone_config.json").write_text(json.dumps(tweaked))
+    try:
+        classifier = ToneClassifier(real_encoder, out)
+        [finnish] = classifier.classify([REPLIES[0]], lang="fi")
+        [default] = classifier.classify([REPLIES[0]], lang=None)
+        assert finnish.xed_labels == list(XED_LABELS)
+        assert len(default.xed_labels) < len(XED_LABELS)
+    finally:
+        (out / "tone_config.json").write_text(json.dumps(manifest, indent=2))
+
+
+@pytest.mark.slow
+def test_the_lower_layers_forward_reproduces_the_plain_encoder(real_encoder):
+    """Running the layers by hand (as training and inference do) must equal the model's own forward."""
+    import torch
+
+    from coach.tone import lower_layers_forward
+
+    model = real_encoder.model
+    batch = real_encoder.tokenize(["Hei, miten voin auttaa?", "A much longer English sentence for padding."])
+    with torch.inference_mode():
+        split = lower_layers_forward(model, model.encoder.layer, batch)
+        plain = model(**batch).last_hidden_state
+    mask = batch["attention_mask"].bool()
+    assert torch.allclose(split[mask], plain[mask], atol=1e-4)
