@@ -65,6 +65,17 @@ class ReplyAnalysis:
         }  # fmt: skip
 
 
+    def to_record(self) -> dict:
+        """Everything needed to restore this analysis without the model (see from_record)."""
+        return {"reply": self.reply, "tone": self.tone, "tone_confidence": self.tone_confidence,
+                "tone_scores": self.tone_scores, "moves": self.moves, "sentences": self.sentences,
+                "sentence_signals": self.sentence_signals, "details": self.details}  # fmt: skip
+
+    @classmethod
+    def from_record(cls, record: dict) -> ReplyAnalysis:
+        return cls(**record)
+
+
 def sentence_signal_dict(tone_scores: dict[str, float], moves: dict[str, float]) -> dict[str, float]:
     return {**{f"tone.{t}": tone_scores.get(t, 0.0) for t in COARSE_TONES},
             **{f"move.{m}": moves.get(m, 0.0) for m in SERVICE_MOVES}}  # fmt: skip

@@ -177,7 +177,8 @@ def _check_localized(value: Any, info: ValidationInfo) -> str | dict[str, str]:
         for lang, text in value.items():
             if lang not in LANGUAGES:
                 problems.append(
-                    f"unknown language '{lang}'; expected {' or '.join(LANGUAGES)}{did_you_mean(lang, LANGUAGES)}"
+                    f"unknown language '{lang}'; expected {' or '.join(LANGUAGES)}"
+                    f"{did_you_mean(lang, LANGUAGES)}"
                 )
             elif declared is not None and lang not in declared:
                 problems.append(
@@ -213,8 +214,7 @@ LocalizedText = Annotated[
                     "additionalProperties": False,
                     "minProperties": 1,
                 },
-            ],
-            "description": "Text: a plain string in a one-language scenario, else {fi: ..., en: ...}.",
+            ]
         }
     ),
 ]
@@ -321,9 +321,9 @@ class Condition(_Strict):
         ]
         if self.moves_any and self.moves_none and set(self.moves_any) <= set(self.moves_none):
             clashes.append("every move in moves_any is also in moves_none")
-        if self.mood_at_least is not None and self.mood_at_most is not None:
-            if self.mood_at_least > self.mood_at_most:
-                clashes.append(f"mood_at_least {self.mood_at_least} is above mood_at_most {self.mood_at_most}")
+        low, high = self.mood_at_least, self.mood_at_most
+        if low is not None and high is not None and low > high:
+            clashes.append(f"mood_at_least {low} is above mood_at_most {high}")
         if clashes:
             raise _invalid(f"this condition can never match: {'; '.join(clashes)}")
         return self
@@ -348,7 +348,11 @@ class Condition(_Strict):
             "moves_any": "moves any of",
             "moves_none": "moves none of",
         }
-        parts = [f"{text} {', '.join(getattr(self, name))}" for name, text in wording.items() if getattr(self, name)]
+        parts = [
+            f"{text} {', '.join(getattr(self, name))}"
+            for name, text in wording.items()
+            if getattr(self, name)
+        ]
         if self.mood_at_least is not None:
             parts.append(f"mood >= {self.mood_at_least}")
         if self.mood_at_most is not None:
@@ -374,7 +378,8 @@ class Branch(_Strict):
             raise _invalid("a fallback branch takes every reply, so it has no when:; remove one of the two")
         if not self.fallback and self.when is None:
             raise _invalid(
-                "a branch needs when: (its condition), or fallback: true if it is the beat's last, catch-all branch"
+                "a branch needs when: (its condition), or fallback: true if it is the beat's last, "
+                "catch-all branch"
             )
         return self
 
@@ -429,10 +434,16 @@ class Scenario(_Strict):
         return DIFFICULTY_NAMES[self.difficulty]
 
     def beat(self, beat_id: str) -> Beat:
-        return next(b for b in self.beats if b.id == beat_id)
+        for beat in self.beats:
+            if beat.id == beat_id:
+                return beat
+        raise KeyError(f"scenario '{self.id}' has no beat '{beat_id}'")
 
     def ending(self, ending_id: str) -> Ending:
-        return next(e for e in self.endings if e.id == ending_id)
+        for ending in self.endings:
+            if ending.id == ending_id:
+                return ending
+        raise KeyError(f"scenario '{self.id}' has no ending '{ending_id}'")
 
     def is_ending(self, node_id: str) -> bool:
         return any(e.id == node_id for e in self.endings)
@@ -577,7 +588,9 @@ def check_scenario_file(path: Path) -> CheckResult:
     try:
         loaded = load_yaml_file(path)
     except OSError as err:
-        return CheckResult(str(path), None, [Problem(str(path), 1, 1, "", f"cannot read the file: {err.strerror}")])
+        return CheckResult(
+            str(path), None, [Problem(str(path), 1, 1, "", f"cannot read the file: {err.strerror}")]
+        )
     except YamlLoadError as err:
         return CheckResult(str(path), None, _yaml_problems(str(path), err.problems))
     return _check_loaded(loaded, str(path))
@@ -621,7 +634,12 @@ def _check_loaded(loaded: LoadedYaml, file: str) -> CheckResult:
     if not isinstance(data, dict):
         problems.append(
             Problem(
-                file, 1, 1, "", f"expected a mapping of scenario fields (id:, title:, beats:, ...); found {describe_value(data)}"
+                file,
+                1,
+                1,
+                "",
+                "expected a mapping of scenario fields (id:, title:, beats:, ...); "
+                f"found {describe_value(data)}",
             )
         )
         return CheckResult(file, None, problems)
@@ -685,7 +703,11 @@ def _explain(error: Any, root: Any = Scenario) -> _Finding:
     if kind == "missing":
         model = _model_at(root, loc[:-1])
         field = model.model_fields.get(str(loc[-1])) if model else None
-        about = f" ({field.description[0].lower()}{field.description[1:].rstrip('.')})" if field and field.description else ""
+        about = (
+            f" ({field.description[0].lower()}{field.description[1:].rstrip('.')})"
+            if field and field.description
+            else ""
+        )
         return _Finding(loc, f"missing required field '{loc[-1]}'{about}")
     if kind == "extra_forbidden":
         model = _model_at(root, loc[:-1])
@@ -706,7 +728,9 @@ def _explain(error: Any, root: Any = Scenario) -> _Finding:
         "dict_type": "a mapping (key: value pairs)",
     }.get(kind)
     if expected:
-        hint = " written as [item, item]" if kind == "list_type" and isinstance(error.get("input"), str) else ""
+        hint = (
+            " written as [item, item]" if kind == "list_type" and isinstance(error.get("input"), str) else ""
+        )
         return _Finding(loc, f"expected {expected}{hint}; found {found}")
     if kind == "too_short":
         return _Finding(loc, f"expected at least {error['ctx']['min_length']} item(s); found an empty list")
@@ -813,8 +837,9 @@ def _link_findings(data: dict[str, Any], loaded: LoadedYaml) -> list[_Finding]:
             findings.append(
                 _Finding(
                     ("beats", beat_index, "branches", fallbacks[0], "fallback"),
-                    f"the fallback must be the last branch; it takes every reply, so "
-                    f"{_branch_range(fallbacks[0] + 1, last)} after it can never be chosen. Move it to the end",
+                    "the fallback must be the last branch; it takes every reply, so "
+                    f"{_branch_range(fallbacks[0] + 1, last)} after it can never be chosen. "
+                    "Move it to the end",
                 )
             )
     return findings
@@ -875,7 +900,8 @@ def _graph_findings(scenario: Scenario) -> list[_Finding]:
             findings.append(
                 _Finding(
                     ("endings", index, "id"),
-                    f"ending '{ending.id}' can never be reached: no branch of a reachable beat leads to it.{why} "
+                    f"ending '{ending.id}' can never be reached: no branch of a reachable beat "
+                    f"leads to it.{why} "
                     "Point a branch's next: at it, or remove it",
                 )
             )
@@ -980,7 +1006,9 @@ def scenario_json_schema_text() -> str:
 
 class AnnotatedReply(_Strict):
     reply: str = Field(min_length=1, description="What the learner says.")
-    tone: Tone | None = Field(default=None, description="The reply's coarse tone, as the classifier would read it.")
+    tone: Tone | None = Field(
+        default=None, description="The reply's coarse tone, as the classifier would read it."
+    )
     moves: list[Move] = Field(default_factory=list, description="The service moves the reply makes.")
 
     def signals(self) -> ReplySignals:
@@ -1005,7 +1033,14 @@ def load_replies(path: Path) -> list[AnnotatedReply]:
     problems = _yaml_problems(file, loaded.problems)
     if not isinstance(data, list) or not data:
         problems.append(
-            Problem(file, 1, 1, "", f"expected a list of replies like '- {{reply: ..., tone: calm, moves: [...]}}'; found {describe_value(data)}")
+            Problem(
+                file,
+                1,
+                1,
+                "",
+                "expected a list of replies like '- {reply: ..., tone: calm, moves: [...]}'; "
+                f"found {describe_value(data)}",
+            )
         )
         raise ScenarioError(problems)
     replies: list[AnnotatedReply] = []

@@ -43,9 +43,9 @@ class ToneTrainingConfig:
     data_dir: Path = field(default_factory=shared_data_dir)
     out_dir: Path = Path("models/tone")
     seed: int = 13
-    first_trained_layer: int = 6  # layers below stay frozen; their output is cached once
+    first_trained_layer: int = 10  # layers below stay frozen; their output is cached once
     max_tokens: int = 64  # training truncation; shared-corpus lines are short
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 32
     layer_lr: float = 8e-5
     head_lr: float = 2e-3

@@ -50,8 +50,10 @@ _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
     ("mapping values are not allowed here", "a text that contains ': ' must be put in quotes"),
     (
         "while parsing a flow",
-        "inside [ ] or { } put texts that contain , ? : [ ] { } or # in quotes, "
-        "or write the list one item per line with '- '",
+        (
+            "inside [ ] or { } put texts that contain , ? : [ ] { } or # in quotes, "
+            "or write the list one item per line with '- '"
+        ),
     ),
     ("found undefined alias", "an *alias must refer to an &anchor defined earlier in the file"),
     (
@@ -250,8 +252,7 @@ class _Converter:
                     YamlProblem(
                         line,
                         column,
-                        f"duplicate key '{key}'; it is already set on line {first_line}. "
-                        "Keep one of them",
+                        f"duplicate key '{key}'; it is already set on line {first_line}. Keep one of them",
                         (*path, key),
                     )
                 )
@@ -319,7 +320,9 @@ def load_yaml_text(text: str) -> LoadedYaml:
     if not text.strip() or all(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
-        raise YamlLoadError([YamlProblem(1, 1, "file is empty; a scenario needs at least id, title and beats")])
+        raise YamlLoadError(
+            [YamlProblem(1, 1, "file is empty; a scenario needs at least id, title and beats")]
+        )
     loaded = LoadedYaml(data=None)
     loader: _GuardedLoader | None = None
     try:
@@ -336,7 +339,13 @@ def load_yaml_text(text: str) -> LoadedYaml:
     except yaml.reader.ReaderError as err:
         line, column = _line_and_column(text, err.position)
         raise YamlLoadError(
-            [YamlProblem(line, column, f"control character U+{err.character:04X} is not allowed in a YAML file; remove it")]
+            [
+                YamlProblem(
+                    line,
+                    column,
+                    f"control character U+{err.character:04X} is not allowed in a YAML file; remove it",
+                )
+            ]
         ) from None
     except yaml.MarkedYAMLError as err:
         raise YamlLoadError([_syntax_problem(err)]) from None

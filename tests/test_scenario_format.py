@@ -134,13 +134,23 @@ EXPECTED: dict[str, list[tuple[int, int | None, str]]] = {
         (
             53,
             15,
-            "beats[1].branches[1].next: unknown target 'resolvd'; expected one of the beat or ending ids: "
-            "opening, second, resolved, complaint, walked-out (did you mean 'resolved'?)",
+            (
+                "beats[1].branches[1].next: unknown target 'resolvd'; "
+                "expected one of the beat or ending ids: "
+                "opening, second, resolved, complaint, walked-out (did you mean 'resolved'?)"
+            ),
         )
     ],
     "unknown-start-and-exit.yaml": [
         (22, 13, "persona.walks_out.ending: walks_out.ending must be an ending, and 'second' is a beat"),
-        (23, 8, "start: unknown start beat 'openin'; expected one of the beat ids: opening, second (did you mean 'opening'?)"),
+        (
+            23,
+            8,
+            (
+                "start: unknown start beat 'openin'; expected one of the beat ids: opening, second "
+                "(did you mean 'opening'?)"
+            ),
+        ),
     ],
     "unreachable-beat.yaml": [
         (57, 9, "beats[2].id: beat 'orphan' can never be reached from the start beat 'opening'"),
@@ -153,10 +163,27 @@ EXPECTED: dict[str, list[tuple[int, int | None, str]]] = {
         (60, 10, "endings[2].id: ending 'never' can never be reached"),
     ],
     "fallback-rules.yaml": [
-        (32, 5, "beats[0].branches: beat 'opening' has no fallback branch; add a last branch with fallback: true"),
-        (45, 19, "beats[1].branches[0].fallback: the fallback must be the last branch; it takes every reply, "
-         "so branches[1] after it can never be chosen"),
-        (57, 19, "beats[2].branches[1].fallback: beat 'third' has more than one fallback (the first is branches[0])"),
+        (
+            32,
+            5,
+            "beats[0].branches: beat 'opening' has no fallback branch; add a last branch with fallback: true",
+        ),
+        (
+            45,
+            19,
+            (
+                "beats[1].branches[0].fallback: the fallback must be the last branch; it takes every reply, "
+                "so branches[1] after it can never be chosen"
+            ),
+        ),
+        (
+            57,
+            19,
+            (
+                "beats[2].branches[1].fallback: beat 'third' has more than one fallback "
+                "(the first is branches[0])"
+            ),
+        ),
     ],
     "mood-out-of-range.yaml": [
         (17, 18, "persona.starting_mood: mood must be between 0 and 10; found 11"),
@@ -170,17 +197,39 @@ EXPECTED: dict[str, list[tuple[int, int | None, str]]] = {
     ],
     "unknown-names.yaml": [
         (11, 16, "goals[0].dimension: unknown dimension 'self'; expected one of: own, others, customer"),
-        (33, 28, "unknown service move 'deflect'; expected one of: acknowledges_feeling, apologises, "
-         "takes_ownership, concrete_next_step, asks_clarifying, deflects, blames_customer, "
-         "hides_behind_policy, sarcasm (did you mean 'deflects'?)"),
-        (37, 62, "beats[0].branches[1].when.tone_in[1]: unknown tone 'angry'; expected one of: calm, warm, "
-         "apologetic, irritated, dismissive, anxious, downcast"),
-        (56, 9, "beats[1].branches[2].nxt: unknown field 'nxt'; expected one of: when, fallback, mood, next, "
-         "coach (did you mean 'next'?)"),
+        (
+            33,
+            28,
+            (
+                "unknown service move 'deflect'; expected one of: acknowledges_feeling, apologises, "
+                "takes_ownership, concrete_next_step, asks_clarifying, deflects, blames_customer, "
+                "hides_behind_policy, sarcasm (did you mean 'deflects'?)"
+            ),
+        ),
+        (
+            37,
+            62,
+            (
+                "beats[0].branches[1].when.tone_in[1]: unknown tone 'angry'; expected one of: calm, warm, "
+                "apologetic, irritated, dismissive, anxious, downcast"
+            ),
+        ),
+        (
+            56,
+            9,
+            (
+                "beats[1].branches[2].nxt: unknown field 'nxt'; expected one of: when, fallback, mood, next, "
+                "coach (did you mean 'next'?)"
+            ),
+        ),
         (61, 11, "endings[1].kind: unknown ending kind 'escalation'"),
     ],
     "bad-types.yaml": [
-        (7, 8, "title: expected text, or one text per language like {fi: ..., en: ...}; found the number 2024"),
+        (
+            7,
+            8,
+            "title: expected text, or one text per language like {fi: ..., en: ...}; found the number 2024",
+        ),
         (9, 13, "difficulty: expected 1, 2, 3 or easy, medium, hard; found the text 'trivial'"),
         (18, 16, "persona.raises_mood: expected a list written as [item, item]; found the text"),
         (34, 15, "beats[0].branches[0].mood: expected a whole number; found the number -1.5"),
@@ -188,11 +237,24 @@ EXPECTED: dict[str, list[tuple[int, int | None, str]]] = {
     "empty-condition.yaml": [
         (33, 15, "beats[0].branches[0].when: a condition needs at least one test"),
         (41, 9, "beats[0].branches[2]: a fallback branch takes every reply, so it has no when:"),
-        (49, 15, "beats[1].branches[0].when: this condition can never match: 'deflects' is in both moves_all and moves_none"),
+        (
+            49,
+            15,
+            (
+                "beats[1].branches[0].when: this condition can never match: "
+                "'deflects' is in both moves_all and moves_none"
+            ),
+        ),
     ],
     "shadowed-branch.yaml": [
-        (41, 9, "beats[0].branches[2].when: this branch can never be chosen: branches[1] (line 37) matches "
-         "every reply this one matches"),
+        (
+            41,
+            9,
+            (
+                "beats[0].branches[2].when: this branch can never be chosen: branches[1] (line 37) matches "
+                "every reply this one matches"
+            ),
+        ),
     ],
     "missing-translation.yaml": [
         (7, 1, "title: missing the 'en' translation; this scenario declares languages fi, en"),
@@ -240,7 +302,9 @@ def test_expectations_cover_every_invalid_fixture_and_match_its_error_markers() 
 def test_link_problems_are_reported_alongside_field_problems() -> None:
     text = MINIMAL.read_text(encoding="utf-8")
     text = text.replace("  starting_mood: 6\n", "  starting_mood: 60\n")
-    text = text.replace("        mood: +3\n        next: resolved\n", "        mood: +3\n        next: nowhere\n")
+    text = text.replace(
+        "        mood: +3\n        next: resolved\n", "        mood: +3\n        next: nowhere\n"
+    )
     messages = [p.message for p in check_scenario_text(text, "x.yaml").problems]
     assert any("mood must be between 0 and 10; found 60" in m for m in messages)
     assert any("unknown target 'nowhere'" in m for m in messages)
@@ -259,7 +323,9 @@ def test_missing_required_field_names_the_field_and_what_it_is_for() -> None:
     (problem,) = check_scenario_text(text, "x.yaml").problems
     assert problem.path == "beats[1].branches[2].next"
     assert problem.message.startswith("missing required field 'next' (the id of the beat or ending")
-    assert problem.line == text.splitlines().index("      - fallback: true", 40) + 1
+    lines = text.splitlines()
+    last_fallback = max(i for i, line in enumerate(lines, start=1) if line == "      - fallback: true")
+    assert (problem.line, problem.column) == (last_fallback, 9)
 
 
 def test_walk_out_ending_unreachable_without_a_mood_drop_is_explained() -> None:
@@ -272,7 +338,10 @@ def test_walk_out_ending_unreachable_without_a_mood_drop_is_explained() -> None:
 def test_a_file_that_is_not_a_mapping_is_reported() -> None:
     (problem,) = check_scenario_text("- just\n- a list\n", "x.yaml").problems
     assert (problem.line, problem.column) == (1, 1)
-    assert "expected a mapping of scenario fields" in problem.message and "found a list of 2 item(s)" in problem.message
+    assert (
+        "expected a mapping of scenario fields" in problem.message
+        and "found a list of 2 item(s)" in problem.message
+    )
 
 
 # --- safe YAML loading --------------------------------------------------------------------
@@ -285,7 +354,9 @@ def check_bytes(tmp_path: Path, raw: bytes) -> list[str]:
 
 
 def test_binary_file_reports_the_nul_byte(tmp_path: Path) -> None:
-    assert check_bytes(tmp_path, b"id: x\ntitle: a\x00b\n") == ["2:9: file is binary, not text: NUL byte at offset 14"]
+    assert check_bytes(tmp_path, b"id: x\ntitle: a\x00b\n") == [
+        "2:9: file is binary, not text: NUL byte at offset 14"
+    ]
 
 
 def test_non_utf8_file_reports_line_column_and_byte_offset(tmp_path: Path) -> None:
@@ -369,9 +440,21 @@ def test_control_characters_are_refused() -> None:
 
 
 def test_plain_scalars_follow_yaml_1_2_so_finnish_words_stay_text() -> None:
-    data = load_yaml_text("a: on\nb: no\nc: 12:30\nd: 2024-05-01\ne: true\nf: +2\ng: -1\nh: ~\ni: '3'\nj: 1.5\n").data
-    assert data == {"a": "on", "b": "no", "c": "12:30", "d": "2024-05-01", "e": True, "f": 2, "g": -1,
-                    "h": None, "i": "3", "j": 1.5}
+    data = load_yaml_text(
+        "a: on\nb: no\nc: 12:30\nd: 2024-05-01\ne: true\nf: +2\ng: -1\nh: ~\ni: '3'\nj: 1.5\n"
+    ).data
+    assert data == {
+        "a": "on",
+        "b": "no",
+        "c": "12:30",
+        "d": "2024-05-01",
+        "e": True,
+        "f": 2,
+        "g": -1,
+        "h": None,
+        "i": "3",
+        "j": 1.5,
+    }
 
 
 def test_quoted_numbers_are_not_accepted_as_numbers() -> None:
@@ -400,8 +483,14 @@ def test_first_matching_branch_wins_in_order() -> None:
 
 def test_every_test_of_a_condition_must_hold() -> None:
     b = beat(
-        {"when": {"tone_in": ["calm", "warm"], "moves_all": ["apologises", "takes_ownership"],
-                  "moves_none": ["sarcasm"]}, "next": "hit"},
+        {
+            "when": {
+                "tone_in": ["calm", "warm"],
+                "moves_all": ["apologises", "takes_ownership"],
+                "moves_none": ["sarcasm"],
+            },
+            "next": "hit",
+        },
         {"fallback": True, "next": "miss"},
     )
     assert choose_branch(b, signals("warm", "apologises", "takes_ownership"), 5).next == "hit"
@@ -412,7 +501,10 @@ def test_every_test_of_a_condition_must_hold() -> None:
 
 def test_tone_not_in_and_moves_any() -> None:
     b = beat(
-        {"when": {"tone_not_in": ["dismissive"], "moves_any": ["apologises", "acknowledges_feeling"]}, "next": "hit"},
+        {
+            "when": {"tone_not_in": ["dismissive"], "moves_any": ["apologises", "acknowledges_feeling"]},
+            "next": "hit",
+        },
         {"fallback": True, "next": "miss"},
     )
     assert choose_branch(b, signals("anxious", "acknowledges_feeling"), 5).next == "hit"
@@ -441,7 +533,9 @@ def test_choose_branch_refuses_a_beat_without_fallback() -> None:
         choose_branch(b, signals("calm"), 5)
 
 
-@pytest.mark.parametrize(("mood", "delta", "expected"), [(5, 2, 7), (9, 3, 10), (1, -4, 0), (0, 0, 0), (10, -10, 0)])
+@pytest.mark.parametrize(
+    ("mood", "delta", "expected"), [(5, 2, 7), (9, 3, 10), (1, -4, 0), (0, 0, 0), (10, -10, 0)]
+)
 def test_apply_mood_keeps_the_result_within_0_to_10(mood: int, delta: int, expected: int) -> None:
     assert apply_mood(mood, delta) == expected
 
@@ -451,7 +545,12 @@ def test_walk_out_overrides_next_only_when_the_mood_drops_to_the_threshold() -> 
     second = scenario.beat("second")
     deflect = signals("calm", "deflects")
     outcome = take_turn(scenario, second, deflect, 4)
-    assert (outcome.branch_index, outcome.mood_after, outcome.next_id, outcome.walked_out) == (0, 1, "walked-out", True)
+    assert (outcome.branch_index, outcome.mood_after, outcome.next_id, outcome.walked_out) == (
+        0,
+        1,
+        "walked-out",
+        True,
+    )
     outcome = take_turn(scenario, second, deflect, 5)
     assert (outcome.mood_after, outcome.next_id, outcome.walked_out) == (2, "second", False)
     # Already at the threshold, but the reply does not lower the mood: the customer stays.
@@ -502,8 +601,13 @@ def random_condition(rng: random.Random) -> Condition:
     moves = ["takes_ownership", "deflects", "apologises"]
     tones = ["calm", "warm", "irritated"]
     fields: dict = {}
-    for key, pool in (("tone_in", tones), ("tone_not_in", tones), ("moves_all", moves),
-                      ("moves_any", moves), ("moves_none", moves)):
+    for key, pool in (
+        ("tone_in", tones),
+        ("tone_not_in", tones),
+        ("moves_all", moves),
+        ("moves_any", moves),
+        ("moves_none", moves),
+    ):
         if rng.random() < 0.35:
             fields[key] = rng.sample(pool, rng.randint(1, 2))
     if rng.random() < 0.3:
@@ -534,3 +638,28 @@ def test_condition_covers_never_claims_an_overlap_that_is_not_there() -> None:
                     if later.matches(reply, mood):
                         assert first.matches(reply, mood), (first, later, reply, mood)
     assert claimed > 20  # the check was exercised, not vacuous
+
+
+# --- the trainer's guide -----------------------------------------------------------------
+
+
+def guide_section(title: str) -> str:
+    guide = (BUNDLED_DIR / "AUTHORING.md").read_text(encoding="utf-8")
+    start = guide.index(f"\n## {title}\n")
+    end = guide.find("\n## ", start + 1)
+    return guide[start : end if end != -1 else None]
+
+
+def yaml_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", markdown, flags=re.DOTALL)
+
+
+def test_the_guides_worked_example_validates_and_plays_as_the_guide_shows() -> None:
+    result = check_scenario_text("".join(yaml_blocks(guide_section("A worked example"))), "AUTHORING.md")
+    assert result.problems == []
+    assert result.scenario is not None
+    (replies_yaml,) = yaml_blocks(guide_section("Trying a scenario with `play`"))
+    replies = load_yaml_text(replies_yaml).data
+    played = walk(result.scenario, [signals(r["tone"], *r["moves"]) for r in replies], seed=0)
+    assert played.ending is not None and played.ending.id == "fixed"
+    assert [turn.outcome.mood_after for turn in played.turns] == [2, 4]

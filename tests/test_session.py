@@ -195,3 +195,13 @@ def test_the_report_has_curves_scores_strengths_and_one_thing_to_practise(scenar
     assert markdown.startswith("# The technician who never came")
     assert markdown.index("## Strengths") < markdown.index("## Practise next")
     assert session.ending.title and session.scenario.text(session.ending.debrief, "en")[:40] in markdown
+
+
+def test_every_rule_in_the_table_is_documented():
+    documented = (REPO_ROOT / "docs" / "rubric.md").read_text()
+    raw = yaml.safe_load(RUBRIC_FILE.read_text())
+    for name, table in raw["dimensions"].items():
+        for rule in table["rules"]:
+            row = next((line for line in documented.splitlines() if line.startswith(f"| {name} |") and f"`{rule['signal']}`" in line), None)
+            assert row is not None, f"{name} {rule['signal']} is not in docs/rubric.md"
+            assert f"{abs(rule['weight']):.2f}" in row, f"{name} {rule['signal']}: weight in docs differs from the table"

@@ -21,6 +21,19 @@ def register(subparsers) -> None:
     emotions.add_argument("--model", type=Path, help="tone artifact folder (default models/tone)")
     emotions.set_defaults(handler=_emotions)
 
+    replies = commands.add_parser(
+        "replies",
+        help="Coach a batch of replies (JSONL, CSV or a datasets folder); metrics when gold labels are given.",
+        description='Each record: {"id", "lang", "reply", "customer"?, "customer_mood"?, "gold"?}. '
+        "Malformed rows are reported with their line number and skipped. A run started again "
+        "with the same --data and --out continues where it stopped.",
+    )
+    replies.add_argument("--data", required=True, type=Path, help="input file (.jsonl/.csv) or datasets folder")
+    replies.add_argument("--out", required=True, type=Path, help="output folder")
+    replies.add_argument("--batch-size", type=int, default=64)
+    replies.add_argument("--restart", action="store_true", help="ignore earlier progress and start over")
+    replies.set_defaults(handler=_replies)
+
 
 def _emotions(args) -> int:
     from coach.corpora import read_corpus
@@ -34,4 +47,19 @@ def _emotions(args) -> int:
     metrics = evaluator(classifier, out_dir=args.out)
     print(summary_table(metrics))
     print(f"wrote {args.out / 'metrics.json'} and {args.out / 'predictions.jsonl'}")
+    return 0
+
+
+def _replies(args) -> int:
+    import json
+
+    from coach.analysis import load_analyzer
+    from coach.evaluate.replies import ReplyBatchEvaluator, iter_records
+
+    next(iter_records(args.data), None)  # a missing or unreadable input fails before the model loads
+    result = ReplyBatchEvaluator(load_analyzer(), batch_size=args.batch_size)(args.data, args.out, resume=not args.restart)
+    print(f"{result['rows']} rows, {result['skipped']} skipped; wrote {args.out / 'predictions.jsonl'}")
+    if result["metrics"]:
+        print(json.dumps({k: v for k, v in result["metrics"].items() if k != "all"} | {"all": {
+            d: {k: m[k] for k in ("accuracy", "kappa", "severe_error_rate")} for d, m in result["metrics"]["all"].items()}}, indent=2))
     return 0

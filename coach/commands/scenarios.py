@@ -35,52 +35,72 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Any) -> None:
-    commands = add_group(subparsers, "scenarios", "check, create, try out and list scenario scripts")
+    commands = add_group(subparsers, "scenarios", "Check, create, try out and list scenario scripts.")
 
     validate = commands.add_parser(
         "validate",
-        help="check scenario files; print FILE:LINE:COL: problems",
+        help="Check scenario files; print each problem as FILE:LINE:COL: message.",
         description="Check scenario files (or every .yaml/.yml file in a folder). Exit 0 when all "
         "are valid, 1 when any has problems; every problem is printed, not only the first.",
     )
-    validate.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: bundled)")
+    validate.add_argument(
+        "paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: bundled)"
+    )
     validate.set_defaults(handler=_validate)
 
     new = commands.add_parser(
         "new",
-        help="write a commented starter scenario",
+        help="Write a commented starter scenario.",
         description="Write a small, valid, commented scenario to start from. Refuses to overwrite a file.",
     )
     new.add_argument("path", nargs="?", type=Path, metavar="PATH", help="file to create (default: print it)")
-    new.add_argument("--lang", default="fi", metavar="fi|en|fi,en", help="language(s) of the texts (default: fi)")
-    new.add_argument("--id", dest="scenario_id", metavar="ID", help="scenario id (default: from the file name)")
+    new.add_argument(
+        "--lang", default="fi", metavar="fi|en|fi,en", help="language(s) of the texts (default: fi)"
+    )
+    new.add_argument(
+        "--id", dest="scenario_id", metavar="ID", help="scenario id (default: from the file name)"
+    )
     new.set_defaults(handler=_new)
 
     play = commands.add_parser(
         "play",
-        help="walk annotated replies through a scenario",
+        help="Walk annotated replies through a scenario.",
         description="Play a list of replies, each annotated with tone and moves, through a scenario "
         "and print the path: beats, branches, mood and coaching notes, then the ending.",
     )
     play.add_argument("scenario", metavar="PATH", help="scenario file, or the id of a bundled scenario")
-    play.add_argument("--replies", required=True, type=Path, metavar="FILE", help="YAML list or .jsonl of replies")
+    play.add_argument(
+        "--replies", required=True, type=Path, metavar="FILE", help="YAML list or .jsonl of replies"
+    )
     play.add_argument("--lang", metavar="fi|en", help="language to show (default: the scenario's first)")
-    play.add_argument("--seed", type=int, default=0, help="picks among the customer's line variants (default: 0)")
+    play.add_argument(
+        "--seed", type=int, default=0, help="picks among the customer's line variants (default: 0)"
+    )
     play.add_argument("--expect", metavar="ENDING", help="exit 1 unless the replies reach this ending id")
     play.set_defaults(handler=_play)
 
     schema = commands.add_parser(
         "schema",
-        help="write scenarios/schema.json from the models",
+        help="Write scenarios/schema.json from the models.",
         description="Regenerate the JSON Schema that editors use to check and complete scenario files.",
     )
-    schema.add_argument("--output", type=Path, metavar="FILE", help="where to write (default: bundled schema.json)")
-    schema.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file is out of date")
+    schema.add_argument(
+        "--output", type=Path, metavar="FILE", help="where to write (default: bundled schema.json)"
+    )
+    schema.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the file is out of date"
+    )
     schema.set_defaults(handler=_schema)
 
-    listing = commands.add_parser("list", help="list scenarios", description="List the scenarios in a folder.")
+    listing = commands.add_parser(
+        "list",
+        help="List scenarios: id, languages, difficulty, title.",
+        description="List the scenarios in a folder.",
+    )
     listing.add_argument("folder", nargs="?", type=Path, metavar="DIR", help="folder (default: bundled)")
-    listing.add_argument("--lang", metavar="fi|en", help="language of the titles (default: each scenario's first)")
+    listing.add_argument(
+        "--lang", metavar="fi|en", help="language of the titles (default: each scenario's first)"
+    )
     listing.set_defaults(handler=_list)
 
 
@@ -102,20 +122,22 @@ def _validate(args: argparse.Namespace) -> int:
     from coach.scenario import check_scenario_file, scenario_files
 
     paths: list[Path] = args.paths or [_bundled_dir()]
-    missing = [path for path in paths if not path.exists()]
-    for path in missing:
+    unusable = [path for path in paths if not path.exists()]
+    for path in unusable:
         print(f"{path}:1:1: no such file or folder")
     files = scenario_files(path for path in paths if path.exists())
     for folder in (path for path in paths if path.is_dir()):
         if not any(file.parent == folder for file in files):
             print(f"{folder}:1:1: no .yaml or .yml files in this folder")
-            missing.append(folder)
+            unusable.append(folder)
     invalid = 0
     for file in files:
         try:
             result = check_scenario_file(file)
         except Exception as err:  # noqa: BLE001 - one broken check must not hide the other files
-            print(f"{file}:1:1: internal error while checking ({type(err).__name__}: {err}); please report it")
+            print(
+                f"{file}:1:1: internal error while checking ({type(err).__name__}: {err}); please report it"
+            )
             invalid += 1
             continue
         if result.scenario is not None:
@@ -128,7 +150,7 @@ def _validate(args: argparse.Namespace) -> int:
             invalid += 1
             for problem in result.problems:
                 print(problem)
-    if invalid or missing:
+    if invalid or unusable:
         count = f"{invalid} of {len(files)} file(s) invalid" if files else "nothing checked"
         print(f"{count}; fix the problems above and run again", file=sys.stderr)
         return 1
@@ -152,11 +174,17 @@ _STARTER_TEXTS: dict[str, tuple[str, str]] = {
         "Sai eilen viestin, että paketti on noudettavissa. Tämä on jo toinen käynti.",
         "Got a text yesterday saying the parcel was ready. This is the second visit.",
     ),
-    "wants": ("Paketin tänään, tai varman tiedon siitä, missä se on.", "The parcel today, or a straight answer where it is."),
+    "wants": (
+        "Paketin tänään, tai varman tiedon siitä, missä se on.",
+        "The parcel today, or a straight answer where it is.",
+    ),
     "raises": ("Se, että joku ottaa asian omakseen.", "Someone taking the case on."),
     "lowers": ("Neuvo soittaa asiakaspalveluun.", "Being told to call customer service."),
     "opening_1": (
-        "Mun paketin piti olla täällä jo eilen. Sovellus sanoo, että noudettavissa, mutta teidän hyllyssä sitä ei ole.",
+        (
+            "Mun paketin piti olla täällä jo eilen. Sovellus sanoo, että noudettavissa, "
+            "mutta teidän hyllyssä sitä ei ole."
+        ),
         "My parcel was supposed to be here yesterday. The app says it's ready, but it's not on your shelf.",
     ),
     "opening_2": (
@@ -167,9 +195,18 @@ _STARTER_TEXTS: dict[str, tuple[str, str]] = {
         "Harmillista, että joudut tulemaan uudestaan. Katson seurantakoodilla heti, missä se on.",
         "Sorry you've had to come back. I'll look the tracking code up right now.",
     ),
-    "good_why": ("Tunnistaa harmin ja lupaa konkreettisen teon itse.", "Names the annoyance and commits to a concrete step."),
-    "poor_reply": ("Soita asiakaspalveluun, me ei täällä nähdä mitään.", "Call customer service, we can't see anything here."),
-    "poor_why": ("Lähettää asiakkaan muualle kysymättä mitään.", "Sends the customer elsewhere without asking anything."),
+    "good_why": (
+        "Tunnistaa harmin ja lupaa konkreettisen teon itse.",
+        "Names the annoyance and commits to a concrete step.",
+    ),
+    "poor_reply": (
+        "Soita asiakaspalveluun, me ei täällä nähdä mitään.",
+        "Call customer service, we can't see anything here.",
+    ),
+    "poor_why": (
+        "Lähettää asiakkaan muualle kysymättä mitään.",
+        "Sends the customer elsewhere without asking anything.",
+    ),
     "deflect_note": (
         "Asiakas on jo käynyt kahdesti. Ohjaus muualle tuntuu siltä, ettei kukaan vastaa asiasta.",
         "This is the second visit. Sending them elsewhere feels like nobody is responsible.",
@@ -183,7 +220,10 @@ _STARTER_TEXTS: dict[str, tuple[str, str]] = {
         "Eli mitä mä nyt teen? Mä en jaksa tulla tänne kolmatta kertaa.",
         "So what do I do now? I'm not coming back a third time.",
     ),
-    "second_note": ("Konkreettinen askel ja oma vastuu ratkaisivat.", "A concrete step and ownership settled it."),
+    "second_note": (
+        "Konkreettinen askel ja oma vastuu ratkaisivat.",
+        "A concrete step and ownership settled it.",
+    ),
     "sorted_title": ("Paketti löytyi", "Parcel found"),
     "sorted_debrief": (
         "Otit asian hoitaaksesi ja kerroit, mitä seuraavaksi tapahtuu. Asiakas lähti paketin kanssa.",
@@ -191,7 +231,10 @@ _STARTER_TEXTS: dict[str, tuple[str, str]] = {
     ),
     "complaint_title": ("Asiakas tekee valituksen", "The customer files a complaint"),
     "complaint_debrief": (
-        "Asiakas ei saanut vastausta, joten hän vie asian eteenpäin. Mikä vastaus olisi pitänyt hänet mukana?",
+        (
+            "Asiakas ei saanut vastausta, joten hän vie asian eteenpäin. "
+            "Mikä vastaus olisi pitänyt hänet mukana?"
+        ),
         "The customer got no answer and takes it further. Which reply would have kept them with you?",
     ),
     "walked_title": ("Asiakas lähti", "The customer left"),
@@ -332,7 +375,11 @@ def _parse_languages(value: str) -> list[str]:
     from coach.labels import LANGUAGES
 
     languages = [part.strip() for part in value.split(",") if part.strip()]
-    if not languages or any(lang not in LANGUAGES for lang in languages) or len(set(languages)) != len(languages):
+    if (
+        not languages
+        or any(lang not in LANGUAGES for lang in languages)
+        or len(set(languages)) != len(languages)
+    ):
         raise UserError(f"--lang expects fi, en or fi,en; found {value!r}")
     return languages
 
@@ -389,7 +436,9 @@ def _scenario_path(name: str) -> Path:
         bundled = scenarios_dir() / f"{name}{suffix}"
         if bundled.exists():
             return bundled
-    raise UserError(f"{name}: no such scenario file, and no bundled scenario with that id in {scenarios_dir()}")
+    raise UserError(
+        f"{name}: no such scenario file, and no bundled scenario with that id in {scenarios_dir()}"
+    )
 
 
 def _play(args: argparse.Namespace) -> int:
@@ -398,7 +447,9 @@ def _play(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(_scenario_path(args.scenario))
     if args.lang is not None and args.lang not in scenario.languages:
-        raise UserError(f"--lang {args.lang}: this scenario is written in {', '.join(scenario.languages)} only")
+        raise UserError(
+            f"--lang {args.lang}: this scenario is written in {', '.join(scenario.languages)} only"
+        )
     replies = load_replies(args.replies)
     unannotated = [index for index, reply in enumerate(replies) if reply.tone is None]
     if unannotated:
@@ -450,9 +501,15 @@ def _print_walk(scenario: Scenario, replies: list[AnnotatedReply], result: Walk,
     if result.ending is not None:
         ending = result.ending
         print(f"ending '{ending.id}' ({ending.kind}): {scenario.text(ending.title, lang)}")
-        print(textwrap.fill(scenario.text(ending.debrief, lang), width=_WIDTH, initial_indent="  ", subsequent_indent="  "))
+        print(
+            textwrap.fill(
+                scenario.text(ending.debrief, lang), width=_WIDTH, initial_indent="  ", subsequent_indent="  "
+            )
+        )
         if result.unused_replies:
-            print(f"note: the last {result.unused_replies} reply(ies) came after the ending and were not used")
+            print(
+                f"note: the last {result.unused_replies} reply(ies) came after the ending and were not used"
+            )
     elif result.waiting_at is not None:
         print(
             f"no ending yet: the replies ran out at beat '{result.waiting_at.id}'; "
@@ -464,7 +521,9 @@ _WIDTH = 100
 
 
 def _print_labelled(label: str, text: str) -> None:
-    print(textwrap.fill(text, width=_WIDTH, initial_indent=f"  {label + ':':<11}", subsequent_indent=" " * 13))
+    print(
+        textwrap.fill(text, width=_WIDTH, initial_indent=f"  {label + ':':<11}", subsequent_indent=" " * 13)
+    )
 
 
 # --- schema -----------------------------------------------------------------------------
@@ -509,8 +568,10 @@ def _list(args: argparse.Namespace) -> int:
         result = check_scenario_file(file)
         if result.scenario is None:
             invalid += 1
-            print(f"{file.name:<28} {'-':<6} {'-':<7} INVALID: {len(result.problems)} problem(s); "
-                  f"run: coach scenarios validate {file}")
+            print(
+                f"{file.name:<28} {'-':<6} {'-':<7} INVALID: {len(result.problems)} problem(s); "
+                f"run: coach scenarios validate {file}"
+            )
             continue
         scenario = result.scenario
         lang = args.lang if args.lang in scenario.languages else scenario.default_language

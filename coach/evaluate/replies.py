@@ -1,0 +1,250 @@
+"""Coach a batch of replies: ``coach eval replies --data FILE --out DIR``.
+
+Input (streamed, never loaded whole): JSONL, CSV (header row), or a Hugging Face ``datasets``
+folder saved with ``save_to_disk``. Each record has ``id``, ``lang`` (fi|en), ``reply``,
+optionally ``customer`` (the line being answered), ``customer_mood`` (0-10) and ``gold``
+(``{"own": "good|mixed|poor", ...}``; in CSV as columns gold_own, gold_others, gold_customer).
+
+Output: ``DIR/predictions.jsonl``, one line per valid input with ``id``, ``lang``, ``tone``,
+``moves``, ``dimensions`` and ``feedback``; ``DIR/errors.jsonl`` with every skipped line and
+why; ``DIR/metrics.json`` when gold labels are present (accuracy, Cohen's kappa and severe
+good↔poor error rate per dimension, overall and per language, with confusion matrices).
+
+Work is written batch by batch with a progress file, so an interrupted run started again with
+the same arguments continues after the last finished batch instead of starting over.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from coach.errors import UserError
+from coach.labels import DIMENSIONS, LANGUAGES, VERDICTS
+from coach.session import assess_reply
+
+PROGRESS_FILE = "progress.json"
+
+
+@dataclass(frozen=True)
+class ReplyRecord:
+    line: int
+    id: str
+    lang: str
+    reply: str
+    customer: str | None
+    customer_mood: int | None
+    gold: dict[str, str] | None
+
+
+def _record(line: int, raw: dict) -> ReplyRecord:
+    """Validate one input record; ValueError says which field is wrong and what was expected."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"expected an object with id, lang and reply, found {type(raw).__name__}")
+    for name in ("id", "lang", "reply"):
+        if raw.get(name) in (None, ""):
+            raise ValueError(f"field '{name}' is missing or empty")
+    if raw["lang"] not in LANGUAGES:
+        raise ValueError(f"field 'lang' must be one of {', '.join(LANGUAGES)}, found {raw['lang']!r}")
+    if not isinstance(raw["reply"], str):
+        raise ValueError(f"field 'reply' must be text, found {type(raw['reply']).__name__}")
+    mood = raw.get("customer_mood")
+    if mood not in (None, ""):
+        try:
+            mood = int(mood)
+        except (TypeError, ValueError):
+            raise ValueError(f"field 'customer_mood' must be a whole number 0-10, found {mood!r}") from None
+        if not 0 <= mood <= 10:
+            raise ValueError(f"field 'customer_mood' must be 0-10, found {mood}")
+    else:
+        mood = None
+    gold = raw.get("gold")
+    if gold is None and any(f"gold_{d}" in raw for d in DIMENSIONS):
+        gold = {d: raw.get(f"gold_{d}") for d in DIMENSIONS if raw.get(f"gold_{d}")}
+    if gold:
+        if not isinstance(gold, dict):
+            raise ValueError("field 'gold' must be an object like {\"own\": \"good\", ...}")
+        for dimension, verdict in gold.items():
+            if dimension not in DIMENSIONS or verdict not in VERDICTS:
+                raise ValueError(f"gold.{dimension}: expected a dimension in {DIMENSIONS} with a verdict in {VERDICTS}, found {verdict!r}")
+    customer = raw.get("customer")
+    return ReplyRecord(line, str(raw["id"]), raw["lang"], raw["reply"], customer if isinstance(customer, str) else None,
+                       mood, gold or None)  # fmt: skip
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, ReplyRecord | str]]:
+    """(line number, record or error message) for every input row, streamed."""
+    if path.is_dir():
+        from datasets import load_from_disk
+
+        try:
+            dataset = load_from_disk(str(path))
+        except Exception as err:  # datasets raises several types for a folder it cannot read
+            raise UserError(f"{path}: not a Hugging Face dataset folder saved with save_to_disk ({err}).") from err
+        for index, row in enumerate(dataset, start=1):
+            yield _validated(index, row)
+        return
+    if not path.is_file():
+        raise UserError(f"{path}: no such file; expected a .jsonl or .csv file, or a datasets folder.")
+    if path.suffix.lower() == ".csv":
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            for row in reader:
+                yield _validated(reader.line_num, row)
+        return
+    with path.open(encoding="utf-8", errors="strict") as handle:
+        number = 0
+        while True:
+            try:
+                text = handle.readline()
+            except UnicodeDecodeError:
+                number += 1
+                yield number, "not valid UTF-8; save the file as UTF-8"
+                continue
+            if not text:
+                return
+            number += 1
+            if not text.strip():
+                continue
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as err:
+                yield number, f"not valid JSON ({err.msg} at column {err.colno})"
+                continue
+            yield _validated(number, raw)
+
+
+def _validated(number: int, raw) -> tuple[int, ReplyRecord | str]:
+    try:
+        return number, _record(number, raw)
+    except ValueError as err:
+        return number, str(err)
+
+
+def _estimated_mood(analysis) -> int | None:
+    """A customer's mood read from their own line's valence, when the input gives no mood."""
+    valence = analysis.details.get("valence") if analysis.details else None
+    return None if valence is None else max(0, min(10, round(5 + 5 * valence)))
+
+
+@dataclass
+class ReplyBatchEvaluator:
+    analyzer: object
+    batch_size: int = 64
+    primary_metric: str = "mean_accuracy"
+
+    def __call__(self, data: Path, out_dir: Path, resume: bool = True, show_progress: bool = True) -> dict:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        predictions, errors = out_dir / "predictions.jsonl", out_dir / "errors.jsonl"
+        progress_path = out_dir / PROGRESS_FILE
+        fingerprint = _fingerprint(data)
+        progress = {"input": fingerprint, "rows_done": 0, "predictions_bytes": 0, "errors_bytes": 0, "skipped": 0}
+        if resume and progress_path.is_file():
+            previous = json.loads(progress_path.read_text())
+            if previous.get("input") == fingerprint:
+                progress = previous
+        # Anything written after the last checkpoint belongs to a batch that will be redone.
+        for path, size in ((predictions, progress["predictions_bytes"]), (errors, progress["errors_bytes"])):
+            with path.open("a+b") as handle:
+                handle.truncate(size)
+        rows_seen, batch, pending_errors = 0, [], []
+        with predictions.open("a", encoding="utf-8") as out, errors.open("a", encoding="utf-8") as bad, \
+                tqdm(desc="coaching replies", unit="row", disable=not show_progress, initial=progress["rows_done"]) as bar:  # fmt: skip
+
+            def flush() -> None:
+                self._write(batch, out)
+                for number, message in pending_errors:
+                    print(f"{data}:{number}: skipped: {message}", file=sys.stderr)
+                    bad.write(json.dumps({"line": number, "error": message}, ensure_ascii=False) + "\n")
+                progress["skipped"] += len(pending_errors)
+                bar.update(rows_seen - progress["rows_done"])
+                out.flush()
+                bad.flush()
+                progress.update(rows_done=rows_seen, predictions_bytes=out.tell(), errors_bytes=bad.tell())
+                temporary = progress_path.with_suffix(".tmp")
+                temporary.write_text(json.dumps(progress))
+                temporary.replace(progress_path)
+                batch.clear()
+                pending_errors.clear()
+
+            for number, item in iter_records(data):
+                rows_seen += 1
+                if rows_seen <= progress["rows_done"]:
+                    continue
+                if isinstance(item, str):
+                    pending_errors.append((number, item))
+                else:
+                    batch.append(item)
+                if len(batch) >= self.batch_size:
+                    flush()
+            flush()
+        metrics = coach_metrics(predictions)
+        if metrics is not None:
+            (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        return {"rows": rows_seen, "skipped": progress["skipped"], "metrics": metrics}
+
+    def _write(self, batch: list[ReplyRecord], out) -> None:
+        if not batch:
+            return
+        customers = [r for r in batch if r.customer and r.customer_mood is None]
+        analyses = self.analyzer.analyze([r.reply for r in batch] + [r.customer for r in customers])
+        replies, customer_reads = analyses[: len(batch)], dict(zip((r.line for r in customers), analyses[len(batch):]))
+        for record, analysis in zip(batch, replies):
+            mood = record.customer_mood
+            if mood is None and record.line in customer_reads:
+                mood = _estimated_mood(customer_reads[record.line])
+            feedback = assess_reply(analysis, record.lang, mood)
+            row = {
+                "id": record.id, "lang": record.lang, **analysis.to_dict(),
+                "dimensions": {d: {"score": round(feedback[d].score, 4), "verdict": feedback[d].verdict} for d in DIMENSIONS},
+                "feedback": {d: feedback[d].text for d in DIMENSIONS},
+            }  # fmt: skip
+            if record.gold:
+                row["gold"] = record.gold
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _fingerprint(path: Path) -> dict:
+    stat = path.stat()
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime": int(stat.st_mtime)}
+
+
+def coach_metrics(predictions: Path) -> dict | None:
+    """Agreement with gold verdicts, from predictions.jsonl (streamed); None without gold."""
+    from sklearn.metrics import cohen_kappa_score, confusion_matrix
+
+    pairs: dict[str, dict[str, list]] = {}
+    with predictions.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            for dimension, verdict in (row.get("gold") or {}).items():
+                for group in ("all", row["lang"]):
+                    bucket = pairs.setdefault(group, {}).setdefault(dimension, [[], []])
+                    bucket[0].append(verdict)
+                    bucket[1].append(row["dimensions"][dimension]["verdict"])
+    if not pairs:
+        return None
+    metrics = {}
+    for group, by_dimension in pairs.items():
+        metrics[group] = {}
+        for dimension, (gold, predicted) in by_dimension.items():
+            agree = sum(g == p for g, p in zip(gold, predicted))
+            severe = sum({g, p} == {"good", "poor"} for g, p in zip(gold, predicted))
+            kappa = cohen_kappa_score(gold, predicted, labels=list(VERDICTS)) if len(set(gold) | set(predicted)) > 1 else 1.0
+            metrics[group][dimension] = {
+                "n": len(gold),
+                "accuracy": round(agree / len(gold), 4),
+                "kappa": round(float(kappa), 4),
+                "severe_error_rate": round(severe / len(gold), 4),
+                "confusion": {"labels": list(VERDICTS),
+                              "matrix": confusion_matrix(gold, predicted, labels=list(VERDICTS)).tolist()},  # fmt: skip
+            }
+    overall = metrics["all"]
+    metrics["mean_accuracy"] = round(sum(m["accuracy"] for m in overall.values()) / len(overall), 4)
+    return metrics
