@@ -209,12 +209,24 @@ def test_play_expect_must_name_an_ending(coach_cli) -> None:
     )
 
 
-def test_play_without_tone_annotation_explains_the_classifier_is_needed(coach_cli) -> None:
-    code, out, err = coach_cli("scenarios", "play", MINIMAL, "--replies", REPLIES / "unannotated.yaml")
-    assert code == 1 and out == ""
-    assert "reply [1] has no tone annotation" in err
-    assert "Automatic analysis of a reply needs the tone classifier" in err
-    assert "annotate each reply" in err
+def test_play_reads_unannotated_replies_with_the_analyzer(coach_cli, monkeypatch) -> None:
+    from tests.fakes import KeywordAnalyzer
+
+    analyzer = KeywordAnalyzer()
+    monkeypatch.setattr("coach.commands.scenarios._load_analyzer", lambda: analyzer)
+    code, out, _ = coach_cli("scenarios", "play", MINIMAL, "--replies", REPLIES / "unannotated.yaml")
+    assert code == 0
+    assert analyzer.calls == [(["Let me check that for you."], "en")]  # only the unannotated reply
+    assert "ending 'resolved'" in out
+
+
+def test_play_annotated_replies_never_load_the_model(coach_cli, monkeypatch) -> None:
+    def refuse():
+        raise AssertionError("the analyzer must not be loaded for annotated replies")
+
+    monkeypatch.setattr("coach.commands.scenarios._load_analyzer", refuse)
+    code, _, _ = coach_cli("scenarios", "play", MINIMAL, "--replies", REPLIES / "minimal-resolved.yaml")
+    assert code == 0
 
 
 def test_play_reports_bad_reply_annotations_with_lines(coach_cli) -> None:

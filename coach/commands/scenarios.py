@@ -64,9 +64,10 @@ def register(subparsers: Any) -> None:
 
     play = commands.add_parser(
         "play",
-        help="Walk annotated replies through a scenario.",
-        description="Play a list of replies, each annotated with tone and moves, through a scenario "
-        "and print the path: beats, branches, mood and coaching notes, then the ending.",
+        help="Walk replies through a scenario and print the path taken.",
+        description="Play a list of replies through a scenario and print the path: beats, branches, "
+        "mood and coaching notes, then the ending. A reply annotated with tone and moves is taken "
+        "as annotated; one without a tone is read by the classifier.",
     )
     play.add_argument("scenario", metavar="PATH", help="scenario file, or the id of a bundled scenario")
     play.add_argument(
@@ -417,13 +418,17 @@ def _new(args: argparse.Namespace) -> int:
 # --- play -------------------------------------------------------------------------------
 
 
-def _signals_for(reply: AnnotatedReply) -> ReplySignals:
-    """The signals that drive branching for one reply: the seam for automatic analysis.
+def _signals_for(replies: list[AnnotatedReply], lang: str) -> list[ReplySignals]:
+    """Annotated replies keep their signals; the others are read by the real analyzer."""
+    unannotated = [reply.reply for reply in replies if reply.tone is None]
+    analysed = iter(_load_analyzer().analyze(unannotated, lang=lang) if unannotated else [])
+    return [reply.signals() if reply.tone is not None else next(analysed).signals for reply in replies]
 
-    Today only annotated replies can be played; when the tone classifier is wired in, a reply
-    without annotations will be analysed here instead of being refused.
-    """
-    return reply.signals()
+
+def _load_analyzer():
+    from coach.analysis import load_analyzer
+
+    return load_analyzer()
 
 
 def _scenario_path(name: str) -> Path:
@@ -442,7 +447,6 @@ def _scenario_path(name: str) -> Path:
 
 
 def _play(args: argparse.Namespace) -> int:
-    from coach.labels import COARSE_TONES
     from coach.scenario import load_replies, load_scenario, walk
 
     scenario = load_scenario(_scenario_path(args.scenario))
@@ -451,22 +455,13 @@ def _play(args: argparse.Namespace) -> int:
             f"--lang {args.lang}: this scenario is written in {', '.join(scenario.languages)} only"
         )
     replies = load_replies(args.replies)
-    unannotated = [index for index, reply in enumerate(replies) if reply.tone is None]
-    if unannotated:
-        listed = ", ".join(f"[{index}]" for index in unannotated)
-        which = f"reply {listed} has" if len(unannotated) == 1 else f"replies {listed} have"
-        raise UserError(
-            f"{args.replies}: {which} no tone annotation. Automatic analysis of a reply "
-            "needs the tone classifier, which `play` does not load; annotate each reply instead, e.g. "
-            f"{{reply: ..., tone: calm, moves: [takes_ownership]}} (tones: {', '.join(COARSE_TONES)})"
-        )
     if args.expect is not None and not scenario.is_ending(args.expect):
         raise UserError(
             f"--expect {args.expect}: not an ending of this scenario; endings: "
             + ", ".join(ending.id for ending in scenario.endings)
         )
     lang = args.lang or scenario.default_language
-    result = walk(scenario, [_signals_for(reply) for reply in replies], lang=lang, seed=args.seed)
+    result = walk(scenario, _signals_for(replies, lang), lang=lang, seed=args.seed)
     _print_walk(scenario, replies, result, lang)
     if args.expect is not None and (result.ending is None or result.ending.id != args.expect):
         reached = result.ending.id if result.ending else "no ending"

@@ -1,0 +1,317 @@
+"""The Practice tab: choose a scenario, check in, talk with the customer, read the coach, see the report.
+
+    screen = start_session(app, "telecom-technician:en", "tired", "anna", None)
+    screen = send_reply(app, screen.live, "I'm sorry, I'll sort it out today.")
+    screen.tone, screen.mood, screen.feedback      # what the page shows after the reply
+    screen = undo_reply(app, screen.live); screen = restart_session(app, screen.live, None)
+    screen = save_reflection(app, screen.live, "tense", "ask first")
+    view = build_practice_tab(app, labels, ui_lang, profile)     # inside gr.Blocks
+
+Every handler returns a ``PracticeScreen``: the whole panel rendered from the engine's state,
+never from widget values. Each completed turn is written to the store before the screen is
+returned; if that write fails the turn is taken back, so the page never shows a turn that is
+not saved.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import gradio as gr
+from matplotlib.figure import Figure
+from sqlalchemy.exc import SQLAlchemyError
+
+from coach.errors import UserError
+from coach.labels import LANGUAGES
+from coach.scenario import DIFFICULTY_NAMES
+from coach.session import MAX_REPLY_CHARS, Session
+from coach.ui.context import AppContext
+from coach.ui.i18n import I18N, Relabel, checkin_choices, language_choices, t
+from coach.ui.render import (
+    briefing_markdown,
+    chat_messages,
+    escape_markdown,
+    feedback_markdown,
+    mood_meter_html,
+    report_figure,
+    report_markdown,
+    tone_markdown,
+    write_downloads,
+)
+
+ANY = "any"
+MAX_REFLECTION_CHARS = 2000
+# One model on a few CPU cores: replies are analysed one at a time, in arrival order.
+ANALYZER_CONCURRENCY = 1
+
+
+@dataclass
+class LiveSession:
+    """One learner's session in the page: the engine's Session plus where it is stored."""
+
+    session: Session
+    learner: str
+    scenario_text: str
+    downloads: Path
+    record_id: int | None = None
+
+
+class PracticeScreen(NamedTuple):
+    live: LiveSession | None
+    chat: list[dict]
+    briefing: str
+    tone: str
+    mood: str
+    feedback: str
+    notice: str
+    reply: dict
+    checkin: dict
+    download_json: dict
+    download_md: dict
+    report_panel: dict
+    report: str
+    report_chart: Figure | None
+    reflection_felt: str
+    reflection_differently: str
+
+
+# ------------------------------------------------------------------ handlers
+
+
+def scenario_choices(app: AppContext, language: str | None, difficulty: str | None, ui_lang: str,
+                     current: str | None = None) -> dict:  # fmt: skip
+    """The scenario dropdown: one entry per scenario and language, filtered; keeps a choice still offered."""
+    choices = []
+    for entry in app.catalog.entries():
+        scenario = entry.scenario
+        if difficulty not in (None, ANY) and DIFFICULTY_NAMES[scenario.difficulty] != difficulty:
+            continue
+        for lang in scenario.languages:
+            if language in (None, ANY) or lang == language:
+                label = (f"{scenario.text(scenario.title, lang)} · {t(f'lang_{lang}', ui_lang)} · "
+                         f"{t(f'difficulty_{DIFFICULTY_NAMES[scenario.difficulty]}', ui_lang)}")  # fmt: skip
+                choices.append((label, f"{scenario.id}:{lang}"))
+    values = [value for _, value in choices]
+    return gr.update(choices=choices, value=current if current in values else None,
+                     info=None if choices else t("no_scenarios", ui_lang))  # fmt: skip
+
+
+def start_session(app: AppContext, choice: str | None, checkin: str | None, profile: str | None,
+                  request: gr.Request | None, ui_lang: str = "fi") -> PracticeScreen:  # fmt: skip
+    if not choice:
+        return empty_screen(t("no_session", ui_lang))
+    try:
+        scenario_id, lang = choice.rsplit(":", 1)
+        entry = app.catalog.get(scenario_id)
+        learner = app.learner(profile, request)
+    except (UserError, ValueError) as err:
+        return empty_screen(_warn(str(err)))
+    session = Session(entry.scenario, app.analyzer, lang=lang, seed=secrets.randbelow(1_000_000), checkin=checkin or None)
+    return render_screen(LiveSession(session, learner, entry.text, app.downloads / uuid.uuid4().hex))
+
+
+def set_checkin(live: LiveSession | None, checkin: str | None) -> LiveSession | None:
+    """The one-tap check-in counts only before the first reply."""
+    if live is not None and not live.session.turns:
+        live.session.checkin = checkin or None
+    return live
+
+
+def send_reply(app: AppContext, live: LiveSession | None, text: str | None, ui_lang: str = "fi") -> PracticeScreen:
+    if live is None:
+        return empty_screen(_warn(t("no_session", ui_lang)))
+    session = live.session
+    try:
+        session.reply(text)
+    except UserError as err:
+        return render_screen(live, notice=_warn(refusal_text(err, text, session)), keep_reply=True)
+    try:
+        live.record_id = app.store.record_turn(live.learner, session, live.record_id, live.scenario_text)
+    except (SQLAlchemyError, UserError) as err:
+        session.undo()
+        return render_screen(live, notice=_warn(t("not_saved", session.lang, error=type(err).__name__)), keep_reply=True)
+    return render_screen(live)
+
+
+def undo_reply(app: AppContext, live: LiveSession | None, ui_lang: str = "fi") -> PracticeScreen:
+    if live is None:
+        return empty_screen(_warn(t("no_session", ui_lang)))
+    if live.session.undo() is None:
+        return render_screen(live, notice=_warn(t("nothing_to_undo", live.session.lang)))
+    if live.record_id is not None:
+        app.store.sync_turns(live.learner, live.record_id, live.session)
+    return render_screen(live)
+
+
+def restart_session(app: AppContext, live: LiveSession | None, checkin: str | None, ui_lang: str = "fi") -> PracticeScreen:
+    """Start the same scenario again; the attempt so far stays in the learner's history."""
+    if live is None:
+        return empty_screen(_warn(t("no_session", ui_lang)))
+    live.session.restart()
+    live.session.checkin = checkin or None
+    live.record_id = None
+    return render_screen(live)
+
+
+def save_reflection(app: AppContext, live: LiveSession | None, felt: str | None, differently: str | None,
+                    ui_lang: str = "fi") -> PracticeScreen:  # fmt: skip
+    if live is None:
+        return empty_screen(_warn(t("no_session", ui_lang)))
+    lang = live.session.lang
+    answers = {t("reflection_felt", lang): (felt or "").strip(), t("reflection_differently", lang): (differently or "").strip()}
+    if any(len(answer) > MAX_REFLECTION_CHARS for answer in answers.values()):
+        return render_screen(live, notice=_warn(f"≤ {MAX_REFLECTION_CHARS}"))
+    live.session.reflection = {question: answer for question, answer in answers.items() if answer}
+    if live.record_id is not None:
+        app.store.save_reflection(live.learner, live.record_id, live.session.reflection)
+    return render_screen(live, notice=t("reflection_saved", lang))
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def refusal_text(err: UserError, text: str | None, session: Session) -> str:
+    """Why the engine refused a reply, in the session's language (the engine's own words otherwise)."""
+    lang = session.lang
+    if session.ended:
+        return t("refused_ended", lang)
+    if not isinstance(text, str) or not text.strip():
+        return t("refused_empty", lang)
+    if len(text) > MAX_REPLY_CHARS:
+        return t("refused_long", lang, length=len(text), limit=MAX_REPLY_CHARS)
+    return str(err)
+
+
+def render_screen(live: LiveSession, notice: str = "", keep_reply: bool = False) -> PracticeScreen:
+    session, lang = live.session, live.session.lang
+    report = session.report() if session.turns else None
+    json_path, markdown_path = write_downloads(report, live.downloads) if report else (None, None)
+    ended = session.ended
+    return PracticeScreen(
+        live=live,
+        chat=chat_messages(session),
+        briefing=briefing_markdown(session.scenario, lang),
+        tone=tone_markdown(session.turns[-1] if session.turns else None, lang),
+        mood=mood_meter_html(session, lang),
+        feedback=feedback_markdown(session) or t("coach_waiting", lang),
+        notice=_notice_markdown(notice),
+        # A refused reply stays in the box so it can be shortened or finished.
+        reply=gr.update(interactive=not ended) if keep_reply else gr.update(value="", interactive=not ended),
+        checkin=gr.update(value=session.checkin, interactive=not session.turns),
+        download_json=gr.update(value=json_path, visible=report is not None),
+        download_md=gr.update(value=markdown_path, visible=report is not None),
+        report_panel=gr.update(visible=ended),
+        report=report_markdown(report, session.rubric) if ended else "",
+        report_chart=report_figure(report) if ended else None,
+        reflection_felt=session.reflection.get(t("reflection_felt", lang), ""),
+        reflection_differently=session.reflection.get(t("reflection_differently", lang), ""),
+    )
+
+
+def empty_screen(notice: str = "") -> PracticeScreen:
+    return PracticeScreen(
+        live=None, chat=[], briefing="", tone="", mood="", feedback="", notice=_notice_markdown(notice),
+        reply=gr.update(value=""), checkin=gr.update(interactive=True), download_json=gr.update(value=None, visible=False),
+        download_md=gr.update(value=None, visible=False), report_panel=gr.update(visible=False), report="",
+        report_chart=None, reflection_felt="", reflection_differently="",
+    )  # fmt: skip
+
+
+def _notice_markdown(notice: str) -> str:
+    return f"**{escape_markdown(notice)}**" if notice else ""
+
+
+def _warn(text: str) -> str:
+    gr.Warning(text)
+    return text
+
+
+# ------------------------------------------------------------------ layout
+
+
+@dataclass
+class PracticeView:
+    """The tab's components, in PracticeScreen order for ``outputs``, plus its inputs."""
+
+    outputs: list[Any]
+    scenario: gr.Dropdown
+    language_filter: gr.Dropdown
+    difficulty_filter: gr.Dropdown
+    checkin: gr.Radio
+    reply: gr.Textbox
+
+
+def _filter_choices(kind: str) -> Any:
+    if kind == "language":
+        return lambda lang: [(t("any", lang), ANY), *language_choices(lang)]
+    return lambda lang: [(t("any", lang), ANY)] + [(t(f"difficulty_{d}", lang), d) for d in DIFFICULTY_NAMES.values()]
+
+
+def build_practice_tab(app: AppContext, labels: Relabel, ui_lang: gr.State, profile: gr.Textbox) -> PracticeView:
+    from coach.ui.context import bind
+
+    live = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=3):
+            with gr.Row():
+                language_filter = labels.make(gr.Dropdown, label="filter_language", value=ANY,
+                                              computed={"choices": _filter_choices("language")})  # fmt: skip
+                difficulty_filter = labels.make(gr.Dropdown, label="filter_difficulty", value=ANY,
+                                                computed={"choices": _filter_choices("difficulty")})  # fmt: skip
+                scenario = labels.make(gr.Dropdown, label="scenario_label", choices=[], scale=2, elem_id="scenario-choice")
+            briefing = labels.make(gr.Markdown, value="choose_scenario_hint", elem_id="briefing")
+            checkin = labels.make(gr.Radio, label="checkin_label", info="checkin_info", computed={"choices": checkin_choices},
+                                  elem_id="checkin")  # fmt: skip
+            chat = labels.make(gr.Chatbot, label="chat_label", height=420, elem_id="chat",
+                               # Learner text is escaped before it gets here and must stay plain text.
+                               render_markdown=False, sanitize_html=True, allow_tags=False,
+                               feedback_options=None, buttons=["copy_all"], layout="bubble")  # fmt: skip
+            reply = labels.make(gr.Textbox, label="reply_label", placeholder="reply_hint", lines=1, max_lines=6,
+                                submit_btn=I18N("send"), elem_id="reply")  # fmt: skip
+            notice = gr.Markdown(elem_id="practice-notice")
+            with gr.Row():
+                undo = labels.make(gr.Button, value="undo", size="sm", elem_id="undo")
+                restart = labels.make(gr.Button, value="restart", size="sm", elem_id="restart")
+                download_json = labels.make(gr.DownloadButton, label="download_json", size="sm", visible=False,
+                                            elem_id="download-json")  # fmt: skip
+                download_md = labels.make(gr.DownloadButton, label="download_md", size="sm", visible=False,
+                                          elem_id="download-md")  # fmt: skip
+        with gr.Column(scale=2):
+            labels.make(gr.Markdown, value="coach_heading")
+            tone = gr.Markdown(elem_id="tone")
+            mood = gr.HTML(elem_id="mood-meter")
+            feedback = labels.make(gr.Markdown, value="coach_waiting", elem_id="feedback")
+    with gr.Column(visible=False, elem_id="report-panel") as report_panel:
+        report = gr.Markdown(elem_id="report")
+        report_chart = gr.Plot(show_label=False, elem_id="report-chart")
+        labels.make(gr.Markdown, value="reflection_heading")
+        with gr.Row():
+            felt = labels.make(gr.Textbox, label="reflection_felt", lines=2, max_lines=6, max_length=MAX_REFLECTION_CHARS,
+                               elem_id="reflection-felt")  # fmt: skip
+            differently = labels.make(gr.Textbox, label="reflection_differently", lines=2, max_lines=6,
+                                      max_length=MAX_REFLECTION_CHARS, elem_id="reflection-differently")  # fmt: skip
+        save = labels.make(gr.Button, value="save_reflection", elem_id="save-reflection")
+
+    outputs = [live, chat, briefing, tone, mood, feedback, notice, reply, checkin, download_json, download_md,
+               report_panel, report, report_chart, felt, differently]  # fmt: skip
+
+    for control in (language_filter, difficulty_filter):
+        control.change(bind(scenario_choices, app), [language_filter, difficulty_filter, ui_lang, scenario], scenario,
+                       api_visibility="private", queue=False)  # fmt: skip
+    scenario.input(bind(start_session, app), [scenario, checkin, profile, ui_lang], outputs, api_name="start")
+    checkin.input(set_checkin, [live, checkin], live, api_visibility="private", queue=False)
+    send = dict(fn=bind(send_reply, app), inputs=[live, reply, ui_lang], outputs=outputs, api_name="reply",
+                concurrency_id="analyzer", concurrency_limit=ANALYZER_CONCURRENCY, trigger_mode="once")  # fmt: skip
+    reply.submit(**send)
+    undo.click(bind(undo_reply, app), [live, ui_lang], outputs, api_name="undo")
+    restart.click(bind(restart_session, app), [live, checkin, ui_lang], outputs, api_name="restart")
+    save.click(bind(save_reflection, app), [live, felt, differently, ui_lang], outputs, api_name="reflect")
+    return PracticeView(outputs, scenario, language_filter, difficulty_filter, checkin, reply)
+
+
+# Scenario language codes offered by the language filter, for callers that build their own filters.
+SCENARIO_LANGUAGES: tuple[str, ...] = LANGUAGES
