@@ -19,6 +19,12 @@ def register(subparsers) -> None:
     classifier.add_argument("--batch-replies", type=int, default=1000, help="replies in the throughput run")
     classifier.set_defaults(handler=_classifier)
 
+    coaching = commands.add_parser(
+        "coaching", help="Time the coach's rubric and feedback per reply, on top of the classifier."
+    )
+    coaching.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "coaching_bench.json")
+    coaching.set_defaults(handler=_coaching)
+
 
 def _classifier(args) -> int:
     import json
@@ -27,6 +33,19 @@ def _classifier(args) -> int:
     from coach.tone import load_tone_classifier
 
     result = ClassifierBenchmark(repeats=args.repeats, batch_replies=args.batch_replies)(load_tone_classifier())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _coaching(args) -> int:
+    import json
+
+    from coach.analysis import load_analyzer
+    from coach.evaluate.bench import CoachingLatencyBenchmark
+
+    result = CoachingLatencyBenchmark()(load_analyzer())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

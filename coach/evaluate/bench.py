@@ -63,3 +63,27 @@ class ClassifierBenchmark:
             "machine": platform.processor() or platform.machine(),
             "settings": asdict(self),
         }
+
+
+@dataclass
+class CoachingLatencyBenchmark:
+    """Time the coach's own work on top of the classifier: rubric, verdicts and feedback text.
+
+    The replies are analysed once (that cost belongs to the classifier benchmark); then every
+    analysis is assessed ``repeats`` times and the per-reply time is reported.
+    """
+
+    replies: int = 200
+    repeats: int = 20
+
+    def __call__(self, analyzer) -> dict:
+        from coach.session import assess_reply
+
+        texts = sample_replies()[: self.replies]
+        analyses = analyzer.analyze(texts)
+        started = time.perf_counter()
+        for _ in range(self.repeats):
+            for analysis in analyses:
+                assess_reply(analysis, "en", customer_mood=3)
+        per_reply_ms = (time.perf_counter() - started) * 1000 / (self.repeats * len(analyses))
+        return {"coaching_ms_per_reply": round(per_reply_ms, 3), "settings": asdict(self)}

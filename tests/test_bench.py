@@ -1,0 +1,34 @@
+"""The benchmarks measure what they claim, on fakes (speed goals live in eval/, not in tests)."""
+
+from __future__ import annotations
+
+from coach.evaluate.bench import ClassifierBenchmark, CoachingLatencyBenchmark, sample_replies
+from tests.fakes import KeywordAnalyzer
+
+
+class CountingClassifier:
+    def __init__(self):
+        self.batches: list[int] = []
+
+    def classify(self, texts, lang=None, batch_size=32):
+        self.batches.append(len(texts))
+        return [None] * len(texts)
+
+
+def test_sample_replies_come_from_both_languages():
+    replies = sample_replies()
+    assert len(replies) >= 800
+    assert any("ä" in r for r in replies) and any(" the " in r for r in replies)
+
+
+def test_classifier_benchmark_times_single_replies_and_one_batch():
+    classifier = CountingClassifier()
+    result = ClassifierBenchmark(repeats=7, batch_replies=50, warmup=2)(classifier)
+    assert classifier.batches == [1] * 9 + [50]
+    assert 0 <= result["single_reply_ms_p50"] <= result["single_reply_ms_p95"]  # a no-op fake rounds to 0 ms
+    assert result["batch_replies_per_s"] > 0 and result["peak_rss_mb"] > 0
+
+
+def test_coaching_benchmark_reports_time_per_reply():
+    result = CoachingLatencyBenchmark(replies=20, repeats=2)(KeywordAnalyzer())
+    assert result["coaching_ms_per_reply"] > 0
