@@ -105,7 +105,7 @@ def rubric_signals(tone_scores: dict[str, float], moves: dict[str, float], reply
     return signals
 
 
-def _parse(raw: dict, source: Path) -> Rubric:
+def parse_rubric(raw: dict, source: Path) -> Rubric:
     problems = []
     dimensions = {}
     for name in DIMENSIONS:
@@ -127,4 +127,4 @@ def _parse(raw: dict, source: Path) -> Rubric:
 
 @lru_cache(maxsize=4)
 def load_rubric(path: Path = RUBRIC_FILE) -> Rubric:
-    return _parse(yaml.safe_load(path.read_text(encoding="utf-8")), path)
+    return parse_rubric(yaml.safe_load(path.read_text(encoding="utf-8")), path)

@@ -43,7 +43,7 @@ class ReplyRecord:
     gold: dict[str, str] | None
 
 
-def _record(line: int, raw: dict) -> ReplyRecord:
+def parse_record(line: int, raw: dict) -> ReplyRecord:
     """Validate one input record; ValueError says which field is wrong and what was expected."""
     if not isinstance(raw, dict):
         raise ValueError(f"expected an object with id, lang and reply, found {type(raw).__name__}")
@@ -122,7 +122,7 @@ def iter_records(path: Path) -> Iterator[tuple[int, ReplyRecord | str]]:
 
 def _validated(number: int, raw) -> tuple[int, ReplyRecord | str]:
     try:
-        return number, _record(number, raw)
+        return number, parse_record(number, raw)
     except ValueError as err:
         return number, str(err)
 
