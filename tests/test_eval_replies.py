@@ -101,7 +101,7 @@ class FailingAfter(KeywordAnalyzer):
 
 
 def test_an_interrupted_run_resumes_without_redoing_or_duplicating(tmp_path):
-    rows = [dict(ROWS[i % 3], id=f"r{i}") for i in range(10)]
+    rows = [dict(ROWS[i % 3], id=f"r{i}", lang="en") for i in range(10)]  # one language: one call per batch
     data = write_jsonl(tmp_path / "in.jsonl", rows, broken_after=4)
     with pytest.raises(KeyboardInterrupt):
         ReplyBatchEvaluator(FailingAfter(2), batch_size=3)(data, tmp_path / "out", show_progress=False)
@@ -119,3 +119,9 @@ def test_no_gold_means_no_metrics(tmp_path):
     result = ReplyBatchEvaluator(KeywordAnalyzer())(data, tmp_path / "out", show_progress=False)
     assert result["metrics"] is None and not (tmp_path / "out" / "metrics.json").exists()
     assert coach_metrics(tmp_path / "out" / "predictions.jsonl") is None
+
+
+def test_each_language_is_analysed_with_its_own_thresholds(tmp_path):
+    analyzer = KeywordAnalyzer()
+    ReplyBatchEvaluator(analyzer, batch_size=10)(write_jsonl(tmp_path / "in.jsonl", ROWS), tmp_path / "out", show_progress=False)
+    assert sorted((call[1], len(call[0])) for call in analyzer.calls) == [("en", 2), ("fi", 1)]

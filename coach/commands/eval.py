@@ -34,6 +34,32 @@ def register(subparsers) -> None:
     replies.add_argument("--restart", action="store_true", help="ignore earlier progress and start over")
     replies.set_defaults(handler=_replies)
 
+    everything = commands.add_parser(
+        "all",
+        help="The whole evaluation: classifier, coach on the gold sets, simulated learners, benchmarks.",
+        description="Scores the tone classifier (the training's dev splits, or --data files), the coach on "
+        "eval/data/gold_*.jsonl (gold_test is the headline), plays every bundled scenario with the skilled, "
+        "average and struggling learners of eval/data/reply_banks/, and collects the latest benchmark files. "
+        "Writes report.md, report.html and summary.json (flat figures for `coach eval compare`) into --out.",
+    )
+    everything.add_argument("--out", required=True, type=Path, help="output folder")
+    everything.add_argument("--seed", type=int, default=0, help="sampling and customer line variants (default 0)")
+    everything.add_argument("--quick", action="store_true",
+                            help="CI size: 300 dev lines per corpus, gold_test only, one pass per learner")  # fmt: skip
+    everything.add_argument("--data", nargs="+", action="extend", type=Path, metavar="FILE", default=[],
+                            help="XED/GoEmotions .tsv files to score instead of the dev splits")  # fmt: skip
+    everything.set_defaults(handler=_all)
+
+    compare = commands.add_parser(
+        "compare",
+        help="What got better and worse between two summary.json files of `coach eval all`.",
+        description="Prints every figure that moved, with its delta, grouped into better, worse and changed, "
+        "largest relative move first.",
+    )
+    compare.add_argument("old", type=Path, metavar="OLD", help="the earlier summary.json")
+    compare.add_argument("new", type=Path, metavar="NEW", help="the later summary.json")
+    compare.set_defaults(handler=_compare)
+
 
 def _emotions(args) -> int:
     from coach.corpora import read_corpus
@@ -62,4 +88,27 @@ def _replies(args) -> int:
     if result["metrics"]:
         print(json.dumps({k: v for k, v in result["metrics"].items() if k != "all"} | {"all": {
             d: {k: m[k] for k in ("accuracy", "kappa", "severe_error_rate")} for d, m in result["metrics"]["all"].items()}}, indent=2))
+    return 0
+
+
+def _all(args) -> int:
+    from coach.analysis import load_analyzer
+    from coach.evaluate.suite import EvaluationSuite, SuiteConfig
+
+    suite = EvaluationSuite(SuiteConfig(out_dir=args.out, seed=args.seed, quick=args.quick, data=args.data))
+    plan = suite.prepare()  # every input is checked before the model loads
+    analyzer = load_analyzer()
+    summary = suite.run(plan, analyzer, analyzer.tone)
+    for key, value in summary.items():
+        if key.endswith((".mean_accuracy", ".macro_f1")) or key == "sim.flags":
+            print(f"{key:40s} {value}")
+    print(f"wrote {args.out / 'report.md'}, {args.out / 'report.html'} and {args.out / 'summary.json'}")
+    return 0
+
+
+def _compare(args) -> int:
+    from coach.evaluate.compare import compare_summaries, format_comparison, load_summary
+
+    comparison = compare_summaries(load_summary(args.old), load_summary(args.new))
+    print(format_comparison(comparison, str(args.old), str(args.new)))
     return 0

@@ -190,12 +190,23 @@ class ReplyBatchEvaluator:
         return {"rows": rows_seen, "skipped": progress["skipped"], "metrics": metrics}
 
     def _write(self, batch: list[ReplyRecord], out) -> None:
-        if not batch:
-            return
-        customers = [r for r in batch if r.customer and r.customer_mood is None]
-        analyses = self.analyzer.analyze([r.reply for r in batch] + [r.customer for r in customers])
-        replies, customer_reads = analyses[: len(batch)], dict(zip((r.line for r in customers), analyses[len(batch):]))
-        for record, analysis in zip(batch, replies):
+        for row in coach_records(self.analyzer, batch):
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def coach_records(analyzer, records: list[ReplyRecord]) -> list[dict]:
+    """The prediction rows for a batch of records: the unit a distributed job maps over.
+
+    Each language is analysed with its own thresholds; a customer line without a mood is read
+    in the same batch, and its valence stands in for the customer's mood.
+    """
+    rows: dict[int, dict] = {}
+    for lang in sorted({r.lang for r in records}):
+        group = [r for r in records if r.lang == lang]
+        customers = [r for r in group if r.customer and r.customer_mood is None]
+        analyses = analyzer.analyze([r.reply for r in group] + [r.customer for r in customers], lang=lang)
+        customer_reads = dict(zip((r.line for r in customers), analyses[len(group):]))
+        for record, analysis in zip(group, analyses):
             mood = record.customer_mood
             if mood is None and record.line in customer_reads:
                 mood = _estimated_mood(customer_reads[record.line])
@@ -207,7 +218,8 @@ class ReplyBatchEvaluator:
             }  # fmt: skip
             if record.gold:
                 row["gold"] = record.gold
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            rows[id(record)] = row
+    return [rows[id(r)] for r in records]
 
 
 def _fingerprint(path: Path) -> dict:

@@ -21,7 +21,8 @@ Four parts, each reusing the project's own evaluator:
    verdict's band) with the feedback the coach gave.
 3. Simulated learners (``coach.evaluate.simulate``): every bundled scenario played by the
    skilled, average and struggling learners of its reply bank; flags where they are not told apart.
-4. The latest benchmark files ``eval/results/classifier_bench.json`` and ``app_load.json``.
+4. The latest benchmark files in ``eval/results/``: classifier_bench.json, coaching_bench.json and
+   app_load.json ("not measured" for a file that is not there).
 
 ``--quick`` is the CI size: ``quick_lines`` dev lines per corpus (seeded sample), ``gold_test``
 only, each learner once in the scenario's first language. The seed also picks the customer's line
@@ -41,7 +42,7 @@ import json
 import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,6 +53,7 @@ from coach.errors import UserError
 from coach.evaluate.emotions import EmotionEvaluator, language_from_filename
 from coach.evaluate.replies import ReplyBatchEvaluator
 from coach.evaluate.simulate import (
+    LEARNERS,
     REPLY_BANKS_DIR,
     Flag,
     LearnerRun,
@@ -61,7 +63,7 @@ from coach.evaluate.simulate import (
     reply_bank_path,
     scenario_flags,
 )
-from coach.labels import DIMENSIONS, VERDICTS
+from coach.labels import DIMENSIONS
 from coach.paths import REPO_ROOT, shared_data_dir
 from coach.scenario import Scenario, load_scenario, scenario_files, scenarios_dir
 
@@ -69,7 +71,7 @@ GOLD_DIR = REPO_ROOT / "eval" / "data"
 RESULTS_DIR = REPO_ROOT / "eval" / "results"
 TONE_ARTIFACT = REPO_ROOT / "models" / "tone"
 HEADLINE_GOLD = "gold_test"
-BENCH_FILES = {"classifier": "classifier_bench.json", "app_load": "app_load.json"}
+BENCH_FILES = {"classifier": "classifier_bench.json", "coaching": "coaching_bench.json", "app_load": "app_load.json"}
 NOT_MEASURED = "not measured"
 
 
@@ -104,12 +106,7 @@ class Corpus:
 class GoldSet:
     name: str  # the file's stem, e.g. gold_test
     path: Path
-    rows: object  # datasets.Dataset with id, lang, reply and optionally customer
-
-    @property
-    def texts(self) -> dict[str, dict]:
-        customers = self.rows["customer"] if "customer" in self.rows.column_names else [None] * len(self.rows)
-        return {str(i): {"reply": r, "customer": c} for i, r, c in zip(self.rows["id"], self.rows["reply"], customers)}
+    rows: object  # datasets.Dataset with id, lang, reply and optionally customer and note (the labeller's why)
 
 
 @dataclass
@@ -172,15 +169,15 @@ def dev_corpora(config: SuiteConfig) -> list[Corpus]:
 
     from coach.tone_training import ToneTrainingConfig, load_splits
 
-    manifest_path = config.tone_artifact / "tone_config.json"
-    recorded = json.loads(manifest_path.read_text()).get("config", {}) if manifest_path.is_file() else {}
-    settings = {k: recorded[k] for k in ("seed", "xed_dev_fraction", "limit") if k in recorded}
-    training = ToneTrainingConfig(data_dir=config.corpus_dir, **settings)
     if not (config.corpus_dir / "goemotions").is_dir() or not (config.corpus_dir / "xed").is_dir():
         raise UserError(
             f"{config.corpus_dir}: no goemotions/ and xed/ corpus folders; set PALVELUPEILI_DATA to the "
             "shared data folder, or pass corpus files with --data."
         )
+    manifest_path = config.tone_artifact / "tone_config.json"
+    recorded = json.loads(manifest_path.read_text()).get("config", {}) if manifest_path.is_file() else {}
+    settings = {k: recorded[k] for k in ("seed", "xed_dev_fraction", "limit") if k in recorded}
+    training = ToneTrainingConfig(data_dir=config.corpus_dir, **settings)
     _, dev = load_splits(training)
     source = (f"dev split carved by training (seed {training.seed}, XED dev fraction {training.xed_dev_fraction}"
               f"{', limit ' + str(training.limit) if training.limit else ''})")  # fmt: skip
@@ -268,9 +265,10 @@ class GoldSetEvaluator:
 
         def disagreements(batch: dict) -> dict:
             out: dict[str, list] = {k: [] for k in ("id", "lang", "dimension", "gold", "coach", "score", "severe",
-                                                    "distance", "reply", "customer", "feedback")}  # fmt: skip
-            customers = batch.get("customer") or [None] * len(batch["id"])
-            for raw_id, reply, customer in zip(batch["id"], batch["reply"], customers):
+                                                    "distance", "reply", "customer", "feedback", "note")}  # fmt: skip
+            missing = [None] * len(batch["id"])
+            for raw_id, reply, customer, note in zip(batch["id"], batch["reply"], batch.get("customer") or missing,
+                                                     batch.get("note") or missing):  # fmt: skip
                 row = predicted.get(str(raw_id))
                 for dimension, verdict in ((row or {}).get("gold") or {}).items():
                     coach = row["dimensions"][dimension]
@@ -279,17 +277,15 @@ class GoldSetEvaluator:
                     values = (str(raw_id), row["lang"], dimension, verdict, coach["verdict"], coach["score"],
                               int({verdict, coach["verdict"]} == {"good", "poor"}),
                               round(band_distance(coach["score"], verdict, rubric.good_at, rubric.poor_below), 4),
-                              reply, customer, row["feedback"][dimension])  # fmt: skip
+                              reply, customer, row["feedback"][dimension], note)  # fmt: skip
                     for key, value in zip(out, values):
                         out[key].append(value)
             return out
 
         rows = gold.rows.map(disagreements, batched=True, remove_columns=gold.rows.column_names,
                              load_from_cache_file=False, desc=f"disagreements in {gold.name}")  # fmt: skip
-        if len(rows) == 0:
-            return []
-        ranked = rows.sort(["severe", "distance"], reverse=[True, True])
-        return ranked.select(range(min(self.worst, len(ranked)))).to_list()
+        ranked = sorted(rows.to_list(), key=lambda row: (-row["severe"], -row["distance"]))
+        return ranked[: self.worst]
 
 
 # ------------------------------------------------------------------------------ the suite
@@ -346,11 +342,14 @@ class EvaluationSuite:
         tone = []
         for corpus in plan.corpora:
             folder = out / "tone" / corpus.key
-            data = _write_corpus(corpus, folder / "data.tsv")
+            data = _write_corpus(corpus, folder / f"{corpus.key}.tsv")
             metrics = EmotionEvaluator(data, corpus.taxonomy, lang=corpus.lang, batch_size=config.batch_size)(
                 classifier, out_dir=folder, show_progress=config.show_progress
             )
-            tone.append({"key": corpus.key, "source": corpus.source, "metrics": metrics})
+            supported = [f1 for label, f1 in metrics["per_label"].items() if metrics["support"][label] > 0]
+            tone.append({"key": corpus.key, "source": corpus.source, "metrics": metrics,
+                         "labels_in_sample": len(supported),
+                         "macro_f1_supported": round(sum(supported) / len(supported), 4) if supported else 0.0})  # fmt: skip
         results["tone"] = tone
         timings["tone_s"] = time.perf_counter() - started
 
@@ -379,7 +378,8 @@ class EvaluationSuite:
     def _learners(self, plan: Plan, analyzer) -> dict:
         config = self.config
         simulator = LearnerSimulator(analyzer, seed=config.seed, all_languages=not config.quick)
-        total = sum(len(s.languages if simulator.all_languages else s.languages[:1]) * 3 for s, b in plan.scenarios if b)
+        total = sum(len(s.languages if simulator.all_languages else s.languages[:1]) * len(LEARNERS)
+                    for s, bank in plan.scenarios if bank)  # fmt: skip
         runs: list[LearnerRun] = []
         with tqdm(total=total, desc="simulated learners", unit="run", disable=not config.show_progress) as bar:
             for scenario, bank in plan.scenarios:
@@ -396,7 +396,7 @@ class EvaluationSuite:
         played = [{k: v for k, v in run.to_dict().items() if k != "transcript"} for run in runs]
         (folder / "runs.json").write_text(json.dumps(played, indent=2, ensure_ascii=False))
         return {"scenarios": [s.id for s, _ in plan.scenarios], "runs": played,
-                "flags": [f.__dict__ for f in flags], "missing_banks": missing}  # fmt: skip
+                "flags": [asdict(f) for f in flags], "missing_banks": missing}  # fmt: skip
 
     def _stage(self, number: int, text: str) -> None:
         if self.config.show_progress:
@@ -435,6 +435,7 @@ def summary_figures(results: dict) -> dict:
         m = entry["metrics"]
         for name in ("macro_f1", "micro_f1", "n"):
             summary[f"tone.{entry['key']}.{name}"] = round(m[name], 4) if isinstance(m[name], float) else m[name]
+        summary[f"tone.{entry['key']}.macro_f1_supported"] = entry["macro_f1_supported"]
     for entry in results["coach"]:
         prefix = f"coach.{entry['name']}"
         summary[f"{prefix}.rows"] = entry["rows"]
@@ -467,5 +468,3 @@ def summary_figures(results: dict) -> dict:
         summary[f"time.{name}"] = seconds
     return summary
 
-
-__all__ = ["EvaluationSuite", "GoldSetEvaluator", "Plan", "SuiteConfig", "VERDICTS", "summary_figures"]
