@@ -18,7 +18,7 @@ import sys
 from coach.errors import UserError
 
 # Groups are added here as they are built.
-COMMAND_GROUPS: tuple[str, ...] = ("scenarios", "eval", "train", "bench", "encoder")
+COMMAND_GROUPS: tuple[str, ...] = ("app", "scenarios", "eval", "train", "bench", "encoder")
 
 
 def build_parser() -> argparse.ArgumentParser:

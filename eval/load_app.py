@@ -54,6 +54,7 @@ class LearnerResult:
     seen_tags: list[str] = field(default_factory=list)
     ended: bool = False
     error: str | None = None
+    notice: str = ""
 
 
 def tag(learner: int, turn: int) -> str:
@@ -74,9 +75,10 @@ def run_learner(url: str, learner: int, scenario: str, turns: int, deadline: flo
             outputs = client.predict(text, api_name="/reply")
             result.latencies.append(time.perf_counter() - started)
             result.sent_tags.append(tag(learner, turn))
-            chat, report = outputs[0], outputs[10]
+            chat, notice, report = outputs[0], outputs[5], outputs[10]
             result.seen_tags = [match.group(0) for message in chat for match in TAG.finditer(_text(message))]
             if result.seen_tags != result.sent_tags:
+                result.notice = notice
                 return
             if report:
                 result.ended = True
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 def report(results: list[LearnerResult], store, elapsed: float, stuck: bool) -> int:
     latencies = [value for result in results for value in result.latencies]
     problems = [f"learner {r.learner}: {r.error}" for r in results if r.error]
-    problems += [f"learner {r.learner}: sent {r.sent_tags} but the transcript shows {r.seen_tags}"
+    problems += [f"learner {r.learner}: sent {r.sent_tags} but the transcript shows {r.seen_tags} {r.notice}"
                  for r in results if not r.error and r.seen_tags != r.sent_tags]  # fmt: skip
     if store is not None:
         for result in results:

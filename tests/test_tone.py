@@ -168,9 +168,10 @@ def tiny_artifact(tmp_path_factory, encoder_cache):
     from coach.tone_training import ToneTrainingConfig, train
 
     out = tmp_path_factory.mktemp("tiny-tone")
-    config = dataclasses.replace(ToneTrainingConfig(), out_dir=out, limit=300, epochs=2, first_trained_layer=10)
+    config = dataclasses.replace(ToneTrainingConfig(), out_dir=out, limit=300, epochs=2, first_trained_layer=10,
+                                 state_cache=tmp_path_factory.mktemp("tiny-states"))  # fmt: skip
     manifest = train(config)
-    return out, manifest
+    return out, manifest, config
 
 
 def _chance_macro_f1(path: Path, taxonomy: str, n_labels: int) -> float:
@@ -184,12 +185,25 @@ def _chance_macro_f1(path: Path, taxonomy: str, n_labels: int) -> float:
 
 @pytest.mark.slow
 def test_a_tiny_training_run_beats_chance(tiny_artifact):
-    _, manifest = tiny_artifact
+    _, manifest, _ = tiny_artifact
     data = shared_data_dir()
     assert manifest["dev_metrics"]["xed-fi"]["macro_f1"] > _chance_macro_f1(data / "xed" / "fi.train.tsv", "xed", 9) + 0.05
     assert manifest["dev_metrics"]["xed-en"]["macro_f1"] > _chance_macro_f1(data / "xed" / "en.train.tsv", "xed", 9) + 0.05
     go_chance = _chance_macro_f1(data / "goemotions" / "dev.tsv", "goemotions", 28)
     assert manifest["dev_metrics"]["goemotions-en"]["macro_f1"] > go_chance + 0.02
+
+
+@pytest.mark.slow
+def test_training_is_reproducible_and_reuses_the_saved_states(tiny_artifact, tmp_path):
+    import dataclasses
+
+    from coach.tone_training import train
+
+    _, manifest, config = tiny_artifact
+    assert len(list(Path(config.state_cache).glob("lower-states-*.pt"))) == 1
+    again = train(dataclasses.replace(config, out_dir=tmp_path))
+    assert again["dev_metrics"] == manifest["dev_metrics"]
+    assert again["thresholds"] == manifest["thresholds"]
 
 
 @pytest.fixture(scope="session")
@@ -227,7 +241,7 @@ def test_classification_is_deterministic_and_batch_independent(tiny_classifier):
 def test_language_thresholds_are_loaded_and_used(tiny_artifact, real_encoder):
     from coach.tone import ToneClassifier
 
-    out, manifest = tiny_artifact
+    out, manifest, _ = tiny_artifact
     tweaked = json.loads((out / "tone_config.json").read_text())
     tweaked["thresholds"]["xed"]["fi"] = [0.0001] * len(XED_LABELS)  # every label passes in Finnish
     (out / "tone_config.json").write_text(json.dumps(tweaked))

@@ -20,6 +20,7 @@ def register(subparsers) -> None:
     tone.add_argument("--seed", type=int)
     tone.add_argument("--first-trained-layer", type=int, help="layers below this stay frozen (default 10)")
     tone.add_argument("--limit", type=int, help="at most this many examples per corpus file (smoke runs)")
+    tone.add_argument("--state-cache", type=Path, help="folder to save and reuse the frozen layers' outputs (~2 GB)")
     tone.set_defaults(handler=_tone)
 
     moves = commands.add_parser(
@@ -37,7 +38,7 @@ def _tone(args) -> int:
 
     given = {
         "data_dir": args.data, "out_dir": args.out, "epochs": args.epochs, "seed": args.seed,
-        "first_trained_layer": args.first_trained_layer, "limit": args.limit,
+        "first_trained_layer": args.first_trained_layer, "limit": args.limit, "state_cache": args.state_cache,
     }  # fmt: skip
     config = dataclasses.replace(ToneTrainingConfig(), **{k: v for k, v in given.items() if v is not None})
     manifest = train(config)

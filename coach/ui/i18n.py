@@ -1,9 +1,9 @@
 """The interface's own words in Finnish and English, and switching between them.
 
     I18N("send")                      # static text on a component: the browser picks the language
-    t("mood_label", "fi", value=4)    # text a handler writes, in a language it knows
+    t("refused_long", "fi", length=12000, limit=10000)   # text a handler writes, in a known language
     labels = Relabel()
-    box = labels.make(gr.Textbox, label="reply_label", placeholder="reply_hint")
+    box = labels.make(gr.Textbox, {"label": "reply_label", "placeholder": "reply_hint"}, lines=1)
     labels.updates("fi")              # one gr.update per registered component, for the chosen language
 
 Static text is declared with ``gr.I18n`` (``I18N``), so the first paint already follows the
@@ -19,18 +19,18 @@ from typing import Any
 
 import gradio as gr
 
+from coach.feedback import CHECKIN_NAMES, TONE_NAMES
 from coach.labels import LANGUAGES
 
 DEFAULT_LANGUAGE = "fi"
 
 TEXTS: dict[str, dict[str, str]] = {
     # header
-    "app_title": {"en": "# Palvelupeili · service mirror", "fi": "# Palvelupeili"},
+    "app_title": {"en": "# Palvelupeili", "fi": "# Palvelupeili"},
     "privacy_notice": {
         "en": "Your replies are analysed on this machine by a local model. Nothing you write leaves it.",
         "fi": "Vastauksesi analysoi tällä koneella toimiva paikallinen malli. Mitään kirjoittamaasi ei lähetetä minnekään.",
     },
-    "interface_language": {"en": "Interface language", "fi": "Käyttöliittymän kieli"},
     "profile_label": {"en": "Profile name", "fi": "Profiilin nimi"},
     "profile_info": {
         "en": "Your sessions are saved under this name on this machine.",
@@ -63,16 +63,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "One tap before your first reply; it appears beside the coach's reading in your report.",
         "fi": "Yksi napautus ennen ensimmäistä vastausta; näet sen raportissa valmentajan havaintojen vieressä.",
     },
-    "checkin_calm": {"en": "calm", "fi": "rauhallinen"},
-    "checkin_energetic": {"en": "energetic", "fi": "virkeä"},
-    "checkin_tired": {"en": "tired", "fi": "väsynyt"},
-    "checkin_stressed": {"en": "stressed", "fi": "stressaantunut"},
-    "checkin_irritated": {"en": "irritated", "fi": "ärtynyt"},
-    "checkin_anxious": {"en": "anxious", "fi": "jännittynyt"},
-    "checkin_low": {"en": "low", "fi": "maassa"},
+    **{f"checkin_{key}": names for key, names in CHECKIN_NAMES.items()},
     # practice: the encounter
     "chat_label": {"en": "The encounter", "fi": "Kohtaaminen"},
-    "customer": {"en": "Customer", "fi": "Asiakas"},
     "reply_label": {"en": "Your reply", "fi": "Vastauksesi"},
     "reply_hint": {"en": "Write what you would say, then press Enter.", "fi": "Kirjoita mitä sanoisit ja paina Enter."},
     "send": {"en": "Send", "fi": "Lähetä"},
@@ -123,13 +116,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "all_good": {"en": "Keep going like this.", "fi": "Jatka samaan malliin."},
     "scenario_note": {"en": "**Coach's note** ({dimension})", "fi": "**Valmentajan huomio** ({dimension})"},
     # tones, as the coach names them
-    "tone_calm": {"en": "calm", "fi": "rauhallinen"},
-    "tone_warm": {"en": "warm", "fi": "lämmin"},
-    "tone_apologetic": {"en": "apologetic", "fi": "pahoitteleva"},
-    "tone_irritated": {"en": "irritated", "fi": "ärtynyt"},
-    "tone_dismissive": {"en": "dismissive", "fi": "vähättelevä"},
-    "tone_anxious": {"en": "anxious", "fi": "hätääntynyt"},
-    "tone_downcast": {"en": "downcast", "fi": "alakuloinen"},
+    **{f"tone_{key}": names for key, names in TONE_NAMES.items()},
     # briefing
     "setting": {"en": "Setting", "fi": "Tilanne"},
     "the_customer": {"en": "The customer", "fi": "Asiakas"},
@@ -151,8 +138,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "most_common_tone": {"en": "Tone read most often", "fi": "Useimmin luettu sävy"},
     "of_turns": {"en": "{count} of {total} replies", "fi": "{count}/{total} vastauksessa"},
     "hardest_turn": {"en": "Hardest moment", "fi": "Vaikein hetki"},
-    "hardest_turn_text": {"en": "reply {number}: mood {mood}/10, tone {tone}",
-                          "fi": "vastaus {number}: mieliala {mood}/10, sävy {tone}"},
+    "hardest_turn_text": {"en": "reply {number}, to a customer at mood {mood}/10; your tone: {tone}",
+                          "fi": "vastaus {number}, asiakkaan mieliala {mood}/10; sävysi: {tone}"},
     "model_answers": {"en": "Model answers for your weakest replies", "fi": "Mallivastauksia heikoimpiin vastauksiisi"},
     "you_said": {"en": "You said", "fi": "Sanoit"},
     "model_said": {"en": "For example", "fi": "Esimerkiksi"},
@@ -167,13 +154,14 @@ TEXTS: dict[str, dict[str, str]] = {
     "reflection_differently": {"en": "What would I choose differently?", "fi": "Mitä valitsisin toisin?"},
     "save_reflection": {"en": "Save reflection", "fi": "Tallenna pohdinta"},
     "reflection_saved": {"en": "Reflection saved.", "fi": "Pohdinta tallennettu."},
+    "reflection_too_long": {"en": "Keep each answer under {limit} characters.", "fi": "Pidä kukin vastaus alle {limit} merkissä."},
     # progress
     "refresh": {"en": "Refresh", "fi": "Päivitä"},
     "progress_intro": {"en": "Your past sessions. Select a row to reopen its report.",
                        "fi": "Aiemmat harjoituksesi. Valitse rivi avataksesi sen raportin."},
     "no_history": {"en": "No saved sessions yet: your first reply in Practise starts one.",
                    "fi": "Tallennettuja harjoituksia ei vielä ole: ensimmäinen vastauksesi aloittaa sellaisen."},
-    "history_count": {"en": "{count} sessions, {finished} finished.", "fi": "{count} harjoitusta, {finished} päättynyt."},
+    "history_count": {"en": "Sessions: {count}, finished: {finished}.", "fi": "Harjoituksia: {count}, päättyneitä: {finished}."},
     "col_id": {"en": "#", "fi": "#"},
     "col_date": {"en": "Started", "fi": "Aloitettu"},
     "col_scenario": {"en": "Scenario", "fi": "Skenaario"},
@@ -184,13 +172,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "continue_session": {"en": "Continue this session in Practise", "fi": "Jatka tätä harjoitusta"},
     "delete_history": {"en": "Delete my history…", "fi": "Poista historiani…"},
     "delete_confirm_text": {
-        "en": "This permanently deletes your {count} saved sessions. Are you sure?",
-        "fi": "Tämä poistaa pysyvästi {count} tallennettua harjoitustasi. Oletko varma?",
+        "en": "This permanently deletes all your saved sessions ({count}). Are you sure?",
+        "fi": "Tämä poistaa pysyvästi kaikki tallennetut harjoituksesi ({count}). Oletko varma?",
     },
     "delete_yes": {"en": "Yes, delete them", "fi": "Kyllä, poista"},
     "cancel": {"en": "Cancel", "fi": "Peruuta"},
-    "deleted": {"en": "Deleted {count} sessions.", "fi": "Poistettiin {count} harjoitusta."},
-    "chart_when": {"en": "session", "fi": "harjoitus"},
+    "deleted": {"en": "Sessions deleted: {count}.", "fi": "Poistettuja harjoituksia: {count}."},
+    "chart_score_100": {"en": "average score (0–100)", "fi": "keskiarvo (0–100)"},
     # studio
     "studio_intro": {
         "en": "Write or upload a scenario script (YAML). It is checked as you type; save it once it is valid.",
@@ -211,6 +199,7 @@ TEXTS: dict[str, dict[str, str]] = {
                        "fi": "✖ {count} ongelmaa: korjaa ne tallentaaksesi tai kokeillaksesi."},
     "studio_empty": {"en": "The editor is empty.", "fi": "Editori on tyhjä."},
     "studio_graph": {"en": "### Beat graph", "fi": "### Vaiheiden kaavio"},
+    "studio_branches": {"en": "Branch conditions", "fi": "Haarojen ehdot"},
     "studio_test": {"en": "### Test-play", "fi": "### Kokeile"},
     "studio_test_start": {"en": "Test-play from the start", "fi": "Kokeile alusta"},
     "studio_save": {"en": "Save to the scenarios folder", "fi": "Tallenna skenaariokansioon"},
@@ -225,7 +214,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "studio_upload_encoding": {"en": "The file is not UTF-8 text.", "fi": "Tiedosto ei ole UTF-8-tekstiä."},
 }
 
-CHECKIN_CHOICES: tuple[str, ...] = ("calm", "energetic", "tired", "stressed", "irritated", "anxious", "low")
+CHECKIN_CHOICES: tuple[str, ...] = tuple(CHECKIN_NAMES)
 
 I18N = gr.I18n(**{lang: {key: texts[lang] for key, texts in TEXTS.items()} for lang in LANGUAGES})
 
@@ -262,16 +251,15 @@ class Relabel:
         self._texts: list[dict[str, str]] = []
         self._computed: list[dict[str, Callable[[str], Any]]] = []
 
-    def make(self, kind: type, computed: dict[str, Callable[[str], Any]] | None = None, **kwargs: Any):
-        """``kind(**kwargs)`` where each str kwarg naming a catalogue key becomes translatable text.
+    def make(self, kind: type, texts: dict[str, str], computed: dict[str, Callable[[str], Any]] | None = None,
+             **kwargs: Any):  # fmt: skip
+        """``kind(**kwargs)`` with each property in ``texts`` (property -> catalogue key) translatable.
 
         ``computed`` maps other properties (e.g. choices) to functions of the language.
         """
-        texts = {name: key for name, key in kwargs.items() if isinstance(key, str) and key in TEXTS and name in _TEXT_PROPS}
         first = {name: fn(DEFAULT_LANGUAGE) for name, fn in (computed or {}).items()}
-        component = kind(**{**kwargs, **{name: I18N(key) for name, key in texts.items()}, **first})
-        self.add(component, texts, computed)
-        return component
+        component = kind(**kwargs, **{name: I18N(key) for name, key in texts.items()}, **first)
+        return self.add(component, texts, computed)
 
     def add(self, component, texts: dict[str, str], computed: dict[str, Callable[[str], Any]] | None = None):
         self.components.append(component)
@@ -286,6 +274,3 @@ class Relabel:
             for texts, computed in zip(self._texts, self._computed)
         ]
 
-
-# The properties that hold text meant for people; other str kwargs (elem_id, language) are left alone.
-_TEXT_PROPS = frozenset({"label", "value", "placeholder", "info"})

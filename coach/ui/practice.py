@@ -26,11 +26,10 @@ from matplotlib.figure import Figure
 from sqlalchemy.exc import SQLAlchemyError
 
 from coach.errors import UserError
-from coach.labels import LANGUAGES
 from coach.scenario import DIFFICULTY_NAMES
 from coach.session import MAX_REPLY_CHARS, Session
-from coach.ui.context import AppContext
-from coach.ui.i18n import I18N, Relabel, checkin_choices, language_choices, t
+from coach.ui.context import AppContext, bind
+from coach.ui.i18n import DEFAULT_LANGUAGE, Relabel, checkin_choices, language_choices, t
 from coach.ui.render import (
     briefing_markdown,
     chat_messages,
@@ -45,8 +44,9 @@ from coach.ui.render import (
 
 ANY = "any"
 MAX_REFLECTION_CHARS = 2000
-# One model on a few CPU cores: replies are analysed one at a time, in arrival order.
-ANALYZER_CONCURRENCY = 1
+# Replies in flight at once; the model itself runs one batch at a time (coach/ui/batching.py), so
+# rendering and saving other learners' turns overlap with it.
+REPLY_CONCURRENCY = 4
 
 
 @dataclass
@@ -104,11 +104,11 @@ def start_session(app: AppContext, choice: str | None, checkin: str | None, prof
                   request: gr.Request | None, ui_lang: str = "fi") -> PracticeScreen:  # fmt: skip
     if not choice:
         return empty_screen(t("no_session", ui_lang))
+    scenario_id, _, lang = choice.partition(":")  # choices are "<scenario id>:<language>"
     try:
-        scenario_id, lang = choice.rsplit(":", 1)
         entry = app.catalog.get(scenario_id)
         learner = app.learner(profile, request)
-    except (UserError, ValueError) as err:
+    except UserError as err:
         return empty_screen(_warn(str(err)))
     session = Session(entry.scenario, app.analyzer, lang=lang, seed=secrets.randbelow(1_000_000), checkin=checkin or None)
     return render_screen(LiveSession(session, learner, entry.text, app.downloads / uuid.uuid4().hex))
@@ -130,7 +130,11 @@ def send_reply(app: AppContext, live: LiveSession | None, text: str | None, ui_l
     except UserError as err:
         return render_screen(live, notice=_warn(refusal_text(err, text, session)), keep_reply=True)
     try:
-        live.record_id = app.store.record_turn(live.learner, session, live.record_id, live.scenario_text)
+        try:
+            live.record_id = app.store.record_turn(live.learner, session, live.record_id, live.scenario_text)
+        except UserError:
+            # The stored session is gone (history deleted in another tab): store this one anew, whole.
+            live.record_id = app.store.record_turn(live.learner, session, None, live.scenario_text)
     except (SQLAlchemyError, UserError) as err:
         session.undo()
         return render_screen(live, notice=_warn(t("not_saved", session.lang, error=type(err).__name__)), keep_reply=True)
@@ -140,10 +144,19 @@ def send_reply(app: AppContext, live: LiveSession | None, text: str | None, ui_l
 def undo_reply(app: AppContext, live: LiveSession | None, ui_lang: str = "fi") -> PracticeScreen:
     if live is None:
         return empty_screen(_warn(t("no_session", ui_lang)))
-    if live.session.undo() is None:
-        return render_screen(live, notice=_warn(t("nothing_to_undo", live.session.lang)))
+    session = live.session
+    undone = session.undo()
+    if undone is None:
+        return render_screen(live, notice=_warn(t("nothing_to_undo", session.lang)))
     if live.record_id is not None:
-        app.store.sync_turns(live.learner, live.record_id, live.session)
+        try:
+            app.store.sync_turns(live.learner, live.record_id, session)
+        except UserError:
+            live.record_id = None  # the stored session is gone (history deleted): nothing left to take back
+        except SQLAlchemyError as err:
+            # The stored turn is still there, so the page keeps it too (replaying it calls no model).
+            session.apply(undone.reply, undone.analysis)
+            return render_screen(live, notice=_warn(t("not_saved", session.lang, error=type(err).__name__)))
     return render_screen(live)
 
 
@@ -164,10 +177,13 @@ def save_reflection(app: AppContext, live: LiveSession | None, felt: str | None,
     lang = live.session.lang
     answers = {t("reflection_felt", lang): (felt or "").strip(), t("reflection_differently", lang): (differently or "").strip()}
     if any(len(answer) > MAX_REFLECTION_CHARS for answer in answers.values()):
-        return render_screen(live, notice=_warn(f"≤ {MAX_REFLECTION_CHARS}"))
+        return render_screen(live, notice=_warn(t("reflection_too_long", lang, limit=MAX_REFLECTION_CHARS)))
     live.session.reflection = {question: answer for question, answer in answers.items() if answer}
     if live.record_id is not None:
-        app.store.save_reflection(live.learner, live.record_id, live.session.reflection)
+        try:
+            app.store.save_reflection(live.learner, live.record_id, live.session.reflection)
+        except (SQLAlchemyError, UserError) as err:
+            return render_screen(live, notice=_warn(t("not_saved", lang, error=type(err).__name__)))
     return render_screen(live, notice=t("reflection_saved", lang))
 
 
@@ -235,66 +251,69 @@ def _warn(text: str) -> str:
 
 @dataclass
 class PracticeView:
-    """The tab's components, in PracticeScreen order for ``outputs``, plus its inputs."""
+    """The components other parts of the page need: ``outputs`` in PracticeScreen order, and the filters."""
 
     outputs: list[Any]
     scenario: gr.Dropdown
     language_filter: gr.Dropdown
     difficulty_filter: gr.Dropdown
-    checkin: gr.Radio
-    reply: gr.Textbox
 
 
-def _filter_choices(kind: str) -> Any:
-    if kind == "language":
-        return lambda lang: [(t("any", lang), ANY), *language_choices(lang)]
-    return lambda lang: [(t("any", lang), ANY)] + [(t(f"difficulty_{d}", lang), d) for d in DIFFICULTY_NAMES.values()]
+def language_filter_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t("any", lang), ANY), *language_choices(lang)]
+
+
+def difficulty_filter_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t("any", lang), ANY)] + [(t(f"difficulty_{d}", lang), d) for d in DIFFICULTY_NAMES.values()]
 
 
 def build_practice_tab(app: AppContext, labels: Relabel, ui_lang: gr.State, profile: gr.Textbox) -> PracticeView:
-    from coach.ui.context import bind
-
     live = gr.State(None)
     with gr.Row():
         with gr.Column(scale=3):
             with gr.Row():
-                language_filter = labels.make(gr.Dropdown, label="filter_language", value=ANY,
-                                              computed={"choices": _filter_choices("language")})  # fmt: skip
-                difficulty_filter = labels.make(gr.Dropdown, label="filter_difficulty", value=ANY,
-                                                computed={"choices": _filter_choices("difficulty")})  # fmt: skip
-                scenario = labels.make(gr.Dropdown, label="scenario_label", choices=[], scale=2, elem_id="scenario-choice")
-            briefing = labels.make(gr.Markdown, value="choose_scenario_hint", elem_id="briefing")
-            checkin = labels.make(gr.Radio, label="checkin_label", info="checkin_info", computed={"choices": checkin_choices},
+                language_filter = labels.make(gr.Dropdown, {"label": "filter_language"}, value=ANY,
+                                              computed={"choices": language_filter_choices})  # fmt: skip
+                difficulty_filter = labels.make(gr.Dropdown, {"label": "filter_difficulty"}, value=ANY,
+                                                computed={"choices": difficulty_filter_choices})  # fmt: skip
+                # Custom values pass: the list changes when trainers save, and start_session checks every choice.
+                scenario = labels.make(gr.Dropdown, {"label": "scenario_label"}, scale=2, allow_custom_value=True,
+                                       elem_id="scenario-choice",
+                                       choices=scenario_choices(app, ANY, ANY, DEFAULT_LANGUAGE)["choices"])  # fmt: skip
+            briefing = labels.make(gr.Markdown, {"value": "choose_scenario_hint"}, elem_id="briefing")
+            checkin = labels.make(gr.Radio, {"label": "checkin_label", "info": "checkin_info"}, computed={"choices": checkin_choices},
                                   elem_id="checkin")  # fmt: skip
-            chat = labels.make(gr.Chatbot, label="chat_label", height=420, elem_id="chat",
+            chat = labels.make(gr.Chatbot, {"label": "chat_label"}, height=420, elem_id="chat",
                                # Learner text is escaped before it gets here and must stay plain text.
                                render_markdown=False, sanitize_html=True, allow_tags=False,
                                feedback_options=None, buttons=["copy_all"], layout="bubble")  # fmt: skip
-            reply = labels.make(gr.Textbox, label="reply_label", placeholder="reply_hint", lines=1, max_lines=6,
-                                submit_btn=I18N("send"), elem_id="reply")  # fmt: skip
+            with gr.Row(equal_height=True):
+                reply = labels.make(gr.Textbox, {"label": "reply_label", "placeholder": "reply_hint"}, lines=1, max_lines=6,
+                                    scale=5, elem_id="reply")  # fmt: skip
+                send_button = labels.make(gr.Button, {"value": "send"}, variant="primary", scale=1, elem_id="send")
             notice = gr.Markdown(elem_id="practice-notice")
             with gr.Row():
-                undo = labels.make(gr.Button, value="undo", size="sm", elem_id="undo")
-                restart = labels.make(gr.Button, value="restart", size="sm", elem_id="restart")
-                download_json = labels.make(gr.DownloadButton, label="download_json", size="sm", visible=False,
+                undo = labels.make(gr.Button, {"value": "undo"}, size="sm", elem_id="undo")
+                restart = labels.make(gr.Button, {"value": "restart"}, size="sm", elem_id="restart")
+                download_json = labels.make(gr.DownloadButton, {"label": "download_json"}, size="sm", visible=False,
                                             elem_id="download-json")  # fmt: skip
-                download_md = labels.make(gr.DownloadButton, label="download_md", size="sm", visible=False,
+                download_md = labels.make(gr.DownloadButton, {"label": "download_md"}, size="sm", visible=False,
                                           elem_id="download-md")  # fmt: skip
         with gr.Column(scale=2):
-            labels.make(gr.Markdown, value="coach_heading")
+            labels.make(gr.Markdown, {"value": "coach_heading"})
             tone = gr.Markdown(elem_id="tone")
             mood = gr.HTML(elem_id="mood-meter")
-            feedback = labels.make(gr.Markdown, value="coach_waiting", elem_id="feedback")
+            feedback = labels.make(gr.Markdown, {"value": "coach_waiting"}, elem_id="feedback")
     with gr.Column(visible=False, elem_id="report-panel") as report_panel:
         report = gr.Markdown(elem_id="report")
         report_chart = gr.Plot(show_label=False, elem_id="report-chart")
-        labels.make(gr.Markdown, value="reflection_heading")
+        labels.make(gr.Markdown, {"value": "reflection_heading"})
         with gr.Row():
-            felt = labels.make(gr.Textbox, label="reflection_felt", lines=2, max_lines=6, max_length=MAX_REFLECTION_CHARS,
+            felt = labels.make(gr.Textbox, {"label": "reflection_felt"}, lines=2, max_lines=6, max_length=MAX_REFLECTION_CHARS,
                                elem_id="reflection-felt")  # fmt: skip
-            differently = labels.make(gr.Textbox, label="reflection_differently", lines=2, max_lines=6,
+            differently = labels.make(gr.Textbox, {"label": "reflection_differently"}, lines=2, max_lines=6,
                                       max_length=MAX_REFLECTION_CHARS, elem_id="reflection-differently")  # fmt: skip
-        save = labels.make(gr.Button, value="save_reflection", elem_id="save-reflection")
+        save = labels.make(gr.Button, {"value": "save_reflection"}, elem_id="save-reflection")
 
     outputs = [live, chat, briefing, tone, mood, feedback, notice, reply, checkin, download_json, download_md,
                report_panel, report, report_chart, felt, differently]  # fmt: skip
@@ -305,13 +324,11 @@ def build_practice_tab(app: AppContext, labels: Relabel, ui_lang: gr.State, prof
     scenario.input(bind(start_session, app), [scenario, checkin, profile, ui_lang], outputs, api_name="start")
     checkin.input(set_checkin, [live, checkin], live, api_visibility="private", queue=False)
     send = dict(fn=bind(send_reply, app), inputs=[live, reply, ui_lang], outputs=outputs, api_name="reply",
-                concurrency_id="analyzer", concurrency_limit=ANALYZER_CONCURRENCY, trigger_mode="once")  # fmt: skip
+                concurrency_id="reply", concurrency_limit=REPLY_CONCURRENCY, trigger_mode="once")  # fmt: skip
     reply.submit(**send)
+    send_button.click(**{**send, "api_name": None, "api_visibility": "private"})
     undo.click(bind(undo_reply, app), [live, ui_lang], outputs, api_name="undo")
     restart.click(bind(restart_session, app), [live, checkin, ui_lang], outputs, api_name="restart")
     save.click(bind(save_reflection, app), [live, felt, differently, ui_lang], outputs, api_name="reflect")
-    return PracticeView(outputs, scenario, language_filter, difficulty_filter, checkin, reply)
+    return PracticeView(outputs, scenario, language_filter, difficulty_filter)
 
-
-# Scenario language codes offered by the language filter, for callers that build their own filters.
-SCENARIO_LANGUAGES: tuple[str, ...] = LANGUAGES

@@ -139,8 +139,8 @@ def mood_meter_html(session: Session, lang: str) -> str:
     label = t("mood_label", lang)
     return (
         f'<div class="pp-mood" role="group" aria-label="{html.escape(label)}">'
-        f'<div class="pp-mood-text">{html.escape(label)}: <strong class="pp-mood-value">{mood} / {MOOD_MAX}</strong>'
-        f" ({html.escape(mood_word(mood, lang))}){html.escape(change)}</div>"
+        f'<div class="pp-mood-text">{html.escape(label, quote=False)}: <strong class="pp-mood-value">{mood} / {MOOD_MAX}</strong>'
+        f" ({html.escape(mood_word(mood, lang), quote=False)}){html.escape(change, quote=False)}</div>"
         f'<meter class="pp-mood-bar" min="0" max="{MOOD_MAX}" low="4" high="7" optimum="{MOOD_MAX}" value="{mood}"'
         f' aria-label="{html.escape(label)}: {mood} / {MOOD_MAX}">{mood} / {MOOD_MAX}</meter></div>'
     )
@@ -215,9 +215,10 @@ def _views_table(report: SessionReport) -> str:
     if tones:
         tone, count = tones.most_common(1)[0]
         coach_rows.append(f"{t('most_common_tone', lang)}: {tone_name(tone, lang)} ({t('of_turns', lang, count=count, total=len(report.turns))})")
-        hardest = min(report.turns, key=lambda turn: (turn["mood_after"], turn["number"]))
+        # The hardest moment: the reply given to the angriest customer (the first such, on a tie).
+        hardest = min(report.turns, key=lambda turn: (turn["mood_before"], turn["number"]))
         coach_rows.append(f"{t('hardest_turn', lang)}: " + t("hardest_turn_text", lang, number=hardest["number"],
-                          mood=hardest["mood_after"], tone=tone_name(hardest["tone"]["label"], lang)))  # fmt: skip
+                          mood=hardest["mood_before"], tone=tone_name(hardest["tone"]["label"], lang)))  # fmt: skip
     if report.practise_next:
         coach_rows.append(f"{t('practise_next', lang)}: {DIMENSION_NAMES[report.practise_next['dimension']][lang]}")
     own_rows = [f"{t('you_arrived', lang)}: {escape_markdown(checkin_name(report.checkin, lang))}"]
