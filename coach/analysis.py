@@ -102,7 +102,7 @@ class ReplyAnalyzer:
             texts += [reply[:MAX_ANALYSED_CHARS], *sentences]
             spans.append((start, sentences))
         results = self.tone.classify(texts, lang=lang, batch_size=batch_size)
-        probabilities = self.moves.predict(np.stack([r.embedding for r in results])) if results else []
+        probabilities = self.moves.predict(np.stack([r.embedding for r in results]), texts) if results else []
         moves = self.moves.as_dicts(probabilities) if results else []
         out = []
         for reply, (start, sentences) in zip(replies, spans):
