@@ -33,7 +33,7 @@ MOVE_CUES = {
 def _read(text: str) -> tuple[dict[str, float], dict[str, float]]:
     lower = text.lower()
     tone_scores = {t: (0.9 if any(c in lower for c in TONE_CUES.get(t, ())) else 0.05) for t in COARSE_TONES}
-    moves = {m: (0.9 if any(c in lower for c in MOVE_CUES[m]) else 0.05) for m in SERVICE_MOVES}
+    moves = {m: (0.97 if any(c in lower for c in MOVE_CUES[m]) else 0.05) for m in SERVICE_MOVES}
     strongest = max((t for t in COARSE_TONES if t != "calm"), key=tone_scores.get)
     tone_scores["calm"] = 1.0 - tone_scores[strongest]
     return tone_scores, moves

@@ -15,7 +15,7 @@ ROWS = [
      "gold": {"own": "good", "others": "good", "customer": "good"}},
     {"id": "b", "lang": "fi", "reply": "Ei kuulu meille, kysy infosta.", "extra": "kept out",
      "gold": {"own": "good", "others": "mixed", "customer": "good"}},
-    {"id": "c", "lang": "en", "reply": "As I already said, not our department.",
+    {"id": "c", "lang": "en", "reply": "As I already said, not our department.", "customer_mood": 2,
      "gold": {"own": "poor", "others": "poor", "customer": "poor"}},
 ]
 

@@ -64,7 +64,7 @@ def test_mirroring_counts_only_against_an_upset_customer():
     ("reply", "expected"),
     [
         # empathy without action: respectful, but the customer is left without a step
-        ("I understand, that sounds really frustrating.", {"own": "good", "others": "good", "customer": "poor"}),
+        ("I understand, that sounds really frustrating.", {"own": "good", "others": "good", "customer": "mixed"}),
         # action without empathy
         ("I'll sort it out and call you tomorrow by 10.", {"own": "good", "others": "mixed", "customer": "good"}),
         # bouncing, the pompottelu failure
@@ -83,7 +83,8 @@ def test_dimensions_are_judged_independently(reply, expected):
 def test_feedback_quotes_the_sentence_that_carried_the_verdict():
     reply = "I'll sort it out for you today. As I already said, the form is online."
     feedback = assess_reply(analyse(reply), "en", customer_mood=4)
-    assert feedback["own"].verdict == "poor"
+    assert feedback["own"].verdict != "good"
+    assert "reads as sarcasm" in feedback["own"].text
     assert "As I already said, the form is online." in feedback["own"].text
     assert "I'll sort it out for you today." not in feedback["own"].text
     assert feedback["customer"].strength is not None  # strengths are reported too
