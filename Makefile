@@ -28,7 +28,7 @@ install-browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 app: install
-	$(BIN)/coach encoder info
+	$(BIN)/coach app
 
 test: install-test
 	$(BIN)/python -m pytest
