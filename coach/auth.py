@@ -20,16 +20,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from coach.errors import UserError
+from coach.files import write_atomically
 
 ROLES: tuple[str, ...] = ("learner", "trainer")
 MIN_PASSWORD_LENGTH = 8
@@ -125,22 +124,9 @@ def add_account(path: Path, name: str, role: str, password: str) -> bool:
     is_new = name not in accounts
     accounts[name] = Account(name, role, hash_password(password))
     users = {a.name: {"role": a.role, "password": a.password_hash} for a in accounts.values()}
-    _write_private(path, _HEADER + yaml.safe_dump({"users": users}, sort_keys=True, allow_unicode=True))
+    # Owner-only, and renamed into place: a crash leaves the old file or the new, never half.
+    write_atomically(path, _HEADER + yaml.safe_dump({"users": users}, sort_keys=True, allow_unicode=True), mode=0o600)
     return is_new
-
-
-def _write_private(path: Path, text: str) -> None:
-    # Written beside the target and renamed over it: a crash leaves the old file or the new, never half.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(handle, 0o600)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:

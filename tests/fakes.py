@@ -54,3 +54,14 @@ class KeywordAnalyzer:
             per_sentence = [sentence_signal_dict(*_read(s)) for s in sentences]
             out.append(ReplyAnalysis(reply, tone, tone_scores[tone], tone_scores, moves, sentences, per_sentence))
         return out
+
+
+# A skilled learner's replies for scenarios/telecom-technician.yaml, read by the keyword cues above.
+SKILLED_TELECOM_REPLIES = [
+    "Three missed visits is awful and I'm sorry. I'll sort this out myself, can I check your address?",
+    "I understand. I'll handle it: I'm booking a priority visit for tomorrow by 10 and I'll call you today.",
+    "I'm sorry. I'll sort the refund right now and call you tomorrow by 10 to confirm.",
+    "Thank you. I'll handle it and call you tomorrow by 10.",
+    "I'll sort it today and call you tomorrow by 10.",
+    "I'll sort it today.",
+]

@@ -17,17 +17,10 @@ from coach.store import Store
 from coach.ui import practice
 from coach.ui.context import AppContext, ScenarioCatalog
 from coach.ui.render import escape_chat
-from tests.fakes import KeywordAnalyzer
+from tests.fakes import SKILLED_TELECOM_REPLIES, KeywordAnalyzer
 
 TELECOM = "telecom-technician:en"
-SKILLED = [
-    "Three missed visits is awful and I'm sorry. I'll sort this out myself, can I check your address?",
-    "I understand. I'll handle it: I'm booking a priority visit for tomorrow by 10 and I'll call you today.",
-    "I'm sorry. I'll sort the refund right now and call you tomorrow by 10 to confirm.",
-    "Thank you. I'll handle it and call you tomorrow by 10.",
-    "I'll sort it today and call you tomorrow by 10.",
-    "I'll sort it today.",
-]
+SKILLED = SKILLED_TELECOM_REPLIES
 
 
 def make_app(tmp_path: Path, analyzer=None) -> AppContext:

@@ -13,7 +13,7 @@ from coach.labels import DIMENSIONS
 from coach.rubric import KNOWN_SIGNALS, RUBRIC_FILE, load_rubric, rubric_signals
 from coach.scenario import load_scenario, take_turn
 from coach.session import Session, assess_reply
-from tests.fakes import KeywordAnalyzer
+from tests.fakes import SKILLED_TELECOM_REPLIES, KeywordAnalyzer
 
 from coach.paths import REPO_ROOT
 
@@ -146,14 +146,7 @@ def _play(session, replies):
     return session
 
 
-SKILLED = [
-    "Three missed visits is awful and I'm sorry. I'll sort this out myself, can I check your address?",
-    "I understand. I'll handle it: I'm booking a priority visit for tomorrow by 10 and I'll call you today.",
-    "I'm sorry. I'll sort the refund right now and call you tomorrow by 10 to confirm.",
-    "Thank you. I'll handle it and call you tomorrow by 10.",
-    "I'll sort it today and call you tomorrow by 10.",
-    "I'll sort it today.",
-]
+SKILLED = SKILLED_TELECOM_REPLIES
 HOSTILE = ["You should have been home!!", "As I already said, not our department, ask at the shop.",
            "Rules are rules!!", "Whatever, not my problem.", "As I already said!!", "Whatever."]
 

@@ -13,9 +13,7 @@ Only a scenario without problems is saved, and a file that exists is first copie
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,6 +23,7 @@ import pandas as pd
 
 from coach.commands.scenarios import starter_scenario
 from coach.errors import UserError
+from coach.files import write_atomically
 from coach.scenario import CheckResult, Scenario, check_scenario_text
 from coach.session import Session
 from coach.ui.context import AppContext, bind
@@ -169,14 +168,7 @@ def write_scenario(folder: Path, scenario_id: str, text: str, existing: Path | N
         backup = backups / f"{target.stem}.{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}{target.suffix}"
         shutil.copy2(target, backup)
     # Renamed into place, so the practice tab never reads a half-written file.
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(target, text)
     return target, backup
 
 
