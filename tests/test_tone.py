@@ -244,13 +244,14 @@ def test_language_thresholds_are_loaded_and_used(tiny_artifact, real_encoder):
     out, manifest, _ = tiny_artifact
     tweaked = json.loads((out / "tone_config.json").read_text())
     tweaked["thresholds"]["xed"]["fi"] = [0.0001] * len(XED_LABELS)  # every label passes in Finnish
+    tweaked["thresholds"]["xed"]["all"] = [0.9999] * len(XED_LABELS)  # none passes: the argmax alone
     (out / "tone_config.json").write_text(json.dumps(tweaked))
     try:
         classifier = ToneClassifier(real_encoder, out)
         [finnish] = classifier.classify([REPLIES[0]], lang="fi")
         [default] = classifier.classify([REPLIES[0]], lang=None)
         assert finnish.xed_labels == list(XED_LABELS)
-        assert len(default.xed_labels) < len(XED_LABELS)
+        assert default.xed_labels == [max(default.xed, key=default.xed.get)]
     finally:
         (out / "tone_config.json").write_text(json.dumps(manifest, indent=2))
 
