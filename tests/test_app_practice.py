@@ -229,7 +229,7 @@ def test_a_finnish_scenario_is_coached_in_finnish(app):
 
 
 def test_under_auth_the_learner_is_the_signed_in_user(tmp_path):
-    from coach.auth import Accounts, Account
+    from coach.auth import Account, Accounts
 
     app = make_app(tmp_path)
     app.accounts = Accounts({"anna": Account("anna", "learner", "scrypt$x")})

@@ -10,12 +10,11 @@ import yaml
 from coach.errors import UserError
 from coach.feedback import MESSAGES
 from coach.labels import DIMENSIONS
+from coach.paths import REPO_ROOT
 from coach.rubric import KNOWN_SIGNALS, RUBRIC_FILE, load_rubric, rubric_signals
 from coach.scenario import load_scenario, take_turn
 from coach.session import Session, assess_reply
 from tests.fakes import SKILLED_TELECOM_REPLIES, KeywordAnalyzer
-
-from coach.paths import REPO_ROOT
 
 TELECOM = REPO_ROOT / "scenarios" / "telecom-technician.yaml"
 

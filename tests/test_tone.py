@@ -14,7 +14,7 @@ from coach.corpora import GOEMOTIONS_LABELS, XED_LABELS, read_corpus
 from coach.errors import UserError
 from coach.evaluate.emotions import EmotionEvaluator
 from coach.labels import COARSE_TONES
-from coach.paths import REPO_ROOT, shared_data_dir
+from coach.paths import shared_data_dir
 from coach.tone import COARSE_TONE_SOURCES, DEFAULT_ARTIFACT, ToneResult, coarse_tone, decide, normalise_for_model
 
 FIXTURES = Path(__file__).parent / "fixtures" / "corpora"

@@ -15,7 +15,6 @@ import platform
 import resource
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
