@@ -125,3 +125,16 @@ def test_each_language_is_analysed_with_its_own_thresholds(tmp_path):
     analyzer = KeywordAnalyzer()
     ReplyBatchEvaluator(analyzer, batch_size=10)(write_jsonl(tmp_path / "in.jsonl", ROWS), tmp_path / "out", show_progress=False)
     assert sorted((call[1], len(call[0])) for call in analyzer.calls) == [("en", 2), ("fi", 1)]
+
+
+def test_worker_processes_write_exactly_what_one_process_writes(tmp_path, capsys):
+    rows = [dict(ROWS[i % 3], id=f"r{i}") for i in range(23)]
+    data = write_jsonl(tmp_path / "in.jsonl", rows, broken_after=7)
+    single = ReplyBatchEvaluator(KeywordAnalyzer(), batch_size=4)(data, tmp_path / "one", show_progress=False)
+    workers = ReplyBatchEvaluator(batch_size=4, num_proc=2, analyzer_factory=KeywordAnalyzer)(
+        data, tmp_path / "two", show_progress=False
+    )
+    for name in ("predictions.jsonl", "errors.jsonl", "metrics.json"):
+        assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text(), name
+    assert workers == single
+    assert capsys.readouterr().err.count("skipped") == 4  # each malformed line reported once per run

@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     replies.add_argument("--out", required=True, type=Path, help="output folder")
     replies.add_argument("--batch-size", type=int, default=64)
     replies.add_argument("--restart", action="store_true", help="ignore earlier progress and start over")
+    replies.add_argument("--num-proc", type=int, default=1,
+                         help="worker processes, each with its own model copy (~1 GB and 2 threads each); "
+                         "helps only with more cores than 2 per worker")  # fmt: skip
     replies.set_defaults(handler=_replies)
 
     everything = commands.add_parser(
@@ -80,10 +83,14 @@ def _replies(args) -> int:
     import json
 
     from coach.analysis import load_analyzer
+    from coach.errors import UserError
     from coach.evaluate.replies import ReplyBatchEvaluator, iter_records
 
     next(iter_records(args.data), None)  # a missing or unreadable input fails before the model loads
-    result = ReplyBatchEvaluator(load_analyzer(), batch_size=args.batch_size)(args.data, args.out, resume=not args.restart)
+    if args.num_proc < 1:
+        raise UserError(f"--num-proc must be 1 or more, found {args.num_proc}")
+    evaluator = ReplyBatchEvaluator(batch_size=args.batch_size, num_proc=args.num_proc, analyzer_factory=load_analyzer)
+    result = evaluator(args.data, args.out, resume=not args.restart)
     print(f"{result['rows']} rows, {result['skipped']} skipped; wrote {args.out / 'predictions.jsonl'}")
     if result["metrics"]:
         print(json.dumps({k: v for k, v in result["metrics"].items() if k != "all"} | {"all": {

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,8 +135,17 @@ def _estimated_mood(analysis) -> int | None:
 
 @dataclass
 class ReplyBatchEvaluator:
-    analyzer: object
+    """Coach a reply file into DIR; ``num_proc`` > 1 runs the analysis in worker processes.
+
+    With workers, ``analyzer_factory`` (a picklable callable, e.g. coach.analysis.load_analyzer)
+    builds one analyzer per worker; the parent only reads, orders, writes and checkpoints, so
+    output, error reports and resuming are the same as with one process.
+    """
+
+    analyzer: object | None = None
     batch_size: int = 64
+    num_proc: int = 1
+    analyzer_factory: Callable[[], object] | None = None
     primary_metric: str = "mean_accuracy"
 
     def __call__(self, data: Path, out_dir: Path, resume: bool = True, show_progress: bool = True) -> dict:
@@ -153,45 +162,91 @@ class ReplyBatchEvaluator:
         for path, size in ((predictions, progress["predictions_bytes"]), (errors, progress["errors_bytes"])):
             with path.open("a+b") as handle:
                 handle.truncate(size)
-        rows_seen, batch, pending_errors = 0, [], []
+        chunks = _chunks(data, progress["rows_done"], self.batch_size)
         with predictions.open("a", encoding="utf-8") as out, errors.open("a", encoding="utf-8") as bad, \
                 tqdm(desc="coaching replies", unit="row", disable=not show_progress, initial=progress["rows_done"]) as bar:  # fmt: skip
 
-            def flush() -> None:
-                self._write(batch, out)
-                for number, message in pending_errors:
+            def commit(chunk: _Chunk, rows: list[dict]) -> None:
+                for row in rows:
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                for number, message in chunk.errors:
                     print(f"{data}:{number}: skipped: {message}", file=sys.stderr)
                     bad.write(json.dumps({"line": number, "error": message}, ensure_ascii=False) + "\n")
-                progress["skipped"] += len(pending_errors)
-                bar.update(rows_seen - progress["rows_done"])
+                progress["skipped"] += len(chunk.errors)
+                bar.update(chunk.rows_seen - progress["rows_done"])
                 out.flush()
                 bad.flush()
-                progress.update(rows_done=rows_seen, predictions_bytes=out.tell(), errors_bytes=bad.tell())
+                progress.update(rows_done=chunk.rows_seen, predictions_bytes=out.tell(), errors_bytes=bad.tell())
                 temporary = progress_path.with_suffix(".tmp")
                 temporary.write_text(json.dumps(progress))
                 temporary.replace(progress_path)
-                batch.clear()
-                pending_errors.clear()
 
-            for number, item in iter_records(data):
-                rows_seen += 1
-                if rows_seen <= progress["rows_done"]:
-                    continue
-                if isinstance(item, str):
-                    pending_errors.append((number, item))
-                else:
-                    batch.append(item)
-                if len(batch) >= self.batch_size:
-                    flush()
-            flush()
+            if self.num_proc > 1:
+                self._run_in_workers(chunks, commit)
+            else:
+                analyzer = self.analyzer if self.analyzer is not None else self._factory()()
+                for chunk in chunks:
+                    commit(chunk, coach_records(analyzer, chunk.records) if chunk.records else [])
         metrics = coach_metrics(predictions)
         if metrics is not None:
             (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        return {"rows": rows_seen, "skipped": progress["skipped"], "metrics": metrics}
+        return {"rows": progress["rows_done"], "skipped": progress["skipped"], "metrics": metrics}
 
-    def _write(self, batch: list[ReplyRecord], out) -> None:
-        for row in coach_records(self.analyzer, batch):
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    def _factory(self) -> Callable[[], object]:
+        if self.analyzer_factory is None:
+            raise ValueError("ReplyBatchEvaluator needs an analyzer, or an analyzer_factory")
+        return self.analyzer_factory
+
+    def _run_in_workers(self, chunks: Iterator[_Chunk], commit: Callable[[_Chunk, list[dict]], None]) -> None:
+        import multiprocessing
+
+        # spawn, not fork: the parent may hold threads (progress bar, torch) that fork would copy half-way.
+        context = multiprocessing.get_context("spawn")
+        window = 2 * self.num_proc  # batches in flight: enough to keep workers busy, bounded memory
+        with context.Pool(self.num_proc, initializer=_start_worker, initargs=(self._factory(),)) as pool:
+            while True:
+                pending = [chunk for _, chunk in zip(range(window), chunks)]
+                if not pending:
+                    return
+                for chunk, rows in zip(pending, pool.map(_coach_in_worker, [c.records for c in pending])):
+                    commit(chunk, rows)
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    rows_seen: int  # input rows read up to the end of this chunk, for the checkpoint
+    records: list[ReplyRecord]
+    errors: list[tuple[int, str]]
+
+
+def _chunks(data: Path, skip_rows: int, batch_size: int) -> Iterator[_Chunk]:
+    """Batches of valid records with the malformed rows met on the way, after ``skip_rows`` rows."""
+    rows_seen, records, errors = 0, [], []
+    for number, item in iter_records(data):
+        rows_seen += 1
+        if rows_seen <= skip_rows:
+            continue
+        if isinstance(item, str):
+            errors.append((number, item))
+        else:
+            records.append(item)
+        if len(records) >= batch_size:
+            yield _Chunk(rows_seen, records, errors)
+            records, errors = [], []
+    if records or errors or rows_seen > skip_rows:
+        yield _Chunk(rows_seen, records, errors)
+
+
+_worker_analyzer = None
+
+
+def _start_worker(factory: Callable[[], object]) -> None:
+    global _worker_analyzer
+    _worker_analyzer = factory()
+
+
+def _coach_in_worker(records: list[ReplyRecord]) -> list[dict]:
+    return coach_records(_worker_analyzer, records) if records else []
 
 
 def coach_records(analyzer, records: list[ReplyRecord]) -> list[dict]:
