@@ -19,6 +19,7 @@ at the end.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import socket
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     target.add_argument("--real", action="store_true", help="start the app here with the real model")
     target.add_argument("--url", help="an app already running on this machine")
     parser.add_argument("--learners", type=int, default=20)
+    parser.add_argument("--out", type=Path, help="also write the figures as JSON (e.g. eval/results/app_load.json)")
     parser.add_argument("--turns", type=int, default=6, help="at most this many replies per learner (default 6)")
     parser.add_argument("--scenario", default="telecom-technician:en", help="scenario id and language to play")
     parser.add_argument("--timeout", type=float, default=300.0, help="stop sending after this many seconds")
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         for thread in threads:
             thread.join(timeout=max(1.0, deadline - time.monotonic() + 60))
         elapsed = time.perf_counter() - started
-        return report(results, store, elapsed, any(thread.is_alive() for thread in threads))
+        return report(results, store, elapsed, any(thread.is_alive() for thread in threads), args)
     finally:
         if child is not None:
             child.terminate()
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(results: list[LearnerResult], store, elapsed: float, stuck: bool) -> int:
+def report(results: list[LearnerResult], store, elapsed: float, stuck: bool, args=None) -> int:
     latencies = [value for result in results for value in result.latencies]
     problems = [f"learner {r.learner}: {r.error}" for r in results if r.error]
     problems += [f"learner {r.learner}: sent {r.sent_tags} but the transcript shows {r.seen_tags} {r.notice}"
@@ -224,6 +226,14 @@ def report(results: list[LearnerResult], store, elapsed: float, stuck: bool) -> 
     for problem in problems:
         print(f"PROBLEM {problem}")
     print("no sessions were mixed up" if not problems else f"{len(problems)} problems")
+    if args is not None and args.out is not None and latencies:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({
+            "learners": len(results), "analyzer": "real" if args.real else ("fake" if args.fake else "running app"),
+            "turns": len(latencies), "turns_per_s": round(len(latencies) / elapsed, 2),
+            "turn_ms_p50": round(1000 * statistics.median(latencies)), "turn_ms_p95": round(1000 * percentile(latencies, 0.95)),
+            "turn_ms_max": round(1000 * max(latencies)), "problems": problems,
+        }, indent=2))  # fmt: skip
     return 1 if problems else 0
 
 
