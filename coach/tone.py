@@ -131,10 +131,12 @@ def valence(goemotions: dict[str, float]) -> float:
     return 0.0 if total < 1e-6 else float((positive - negative) / max(total, 1.0))
 
 
-def decide(probabilities: np.ndarray, thresholds: np.ndarray) -> list[int]:
-    """Labels at or over their threshold; the most likely one if none is (every text has one)."""
-    chosen = np.flatnonzero(probabilities >= thresholds).tolist()
-    return chosen or [int(probabilities.argmax())]
+def decisions(probabilities: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Multi-hot labels per row: at or over their threshold, else the most likely one (every text has one)."""
+    chosen = (probabilities >= thresholds).astype(int)
+    empty = chosen.sum(1) == 0
+    chosen[empty, probabilities[empty].argmax(1)] = 1
+    return chosen
 
 
 class ToneClassifier:
@@ -195,6 +197,7 @@ class ToneClassifier:
 
     def classify(self, texts: list[str], lang: str | None = None, batch_size: int = 32) -> list[ToneResult]:
         pooled, probs = self.probabilities(texts, batch_size)
+        chosen = {name: decisions(probs[name], self._thresholds(name, lang)) for name in TAXONOMIES}
         results = []
         for i in range(len(texts)):
             go = dict(zip(GOEMOTIONS_LABELS, probs["goemotions"][i].tolist()))
@@ -204,8 +207,8 @@ class ToneClassifier:
                 ToneResult(
                     goemotions=go,
                     xed=xed,
-                    goemotions_labels=[GOEMOTIONS_LABELS[j] for j in decide(probs["goemotions"][i], self._thresholds("goemotions", lang))],
-                    xed_labels=[XED_LABELS[j] for j in decide(probs["xed"][i], self._thresholds("xed", lang))],
+                    goemotions_labels=[GOEMOTIONS_LABELS[j] for j in np.flatnonzero(chosen["goemotions"][i])],
+                    xed_labels=[XED_LABELS[j] for j in np.flatnonzero(chosen["xed"][i])],
                     coarse=tone,
                     confidence=float(confidence),
                     coarse_scores=scores,

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from coach.corpora import TAXONOMIES, in_dev_split, read_corpus
 from coach.encoder import EncoderConfig, load_encoder
 from coach.paths import shared_data_dir
-from coach.tone import ToneHeads, lower_layers_forward, normalise_for_model
+from coach.tone import ToneHeads, decisions, lower_layers_forward, normalise_for_model
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.91, 0.025), 3)
 
@@ -173,14 +173,6 @@ def predict(heads: ToneHeads, s: Split, batch_size: int = 128) -> np.ndarray:
         _, logits = heads(hidden, mask)
         out[chunk] = torch.sigmoid(logits[s.taxonomy]).numpy()
     return out
-
-
-def decisions(probabilities: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """The shipped decision rule, vectorised: over threshold, else the argmax (see tone.decide)."""
-    chosen = (probabilities >= thresholds).astype(int)
-    empty = chosen.sum(1) == 0
-    chosen[empty, probabilities[empty].argmax(1)] = 1
-    return chosen
 
 
 def tune_thresholds(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:

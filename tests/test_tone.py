@@ -15,7 +15,7 @@ from coach.errors import UserError
 from coach.evaluate.emotions import EmotionEvaluator
 from coach.labels import COARSE_TONES
 from coach.paths import shared_data_dir
-from coach.tone import COARSE_TONE_SOURCES, DEFAULT_ARTIFACT, ToneResult, coarse_tone, decide, normalise_for_model
+from coach.tone import COARSE_TONE_SOURCES, DEFAULT_ARTIFACT, ToneResult, coarse_tone, decisions, normalise_for_model
 
 FIXTURES = Path(__file__).parent / "fixtures" / "corpora"
 
@@ -51,10 +51,11 @@ def test_coarse_tone_picks_the_strongest_mapped_emotion_or_calm():
     assert scores["warm"] == 0.4
 
 
-def test_decide_keeps_labels_over_threshold_and_falls_back_to_the_argmax():
+def test_decisions_keep_labels_over_threshold_and_fall_back_to_the_argmax():
     thresholds = np.array([0.5, 0.3, 0.9])
-    assert decide(np.array([0.6, 0.35, 0.95]), thresholds) == [0, 1, 2]
-    assert decide(np.array([0.1, 0.2, 0.4]), thresholds) == [2]
+    chosen = decisions(np.array([[0.6, 0.35, 0.95], [0.1, 0.2, 0.4]]), thresholds)
+    assert np.flatnonzero(chosen[0]).tolist() == [0, 1, 2]
+    assert np.flatnonzero(chosen[1]).tolist() == [2]
 
 
 def test_commas_are_normalised_like_the_xed_training_text():
