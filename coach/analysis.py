@@ -1,6 +1,6 @@
 """Reading one learner reply: tone and service moves, for the whole reply and per sentence.
 
-    analyzer = load_analyzer()                               # tone classifier + moves head
+    analyzer = load_analyzer()                               # tone classifier + moves model
     [analysis] = analyzer.analyze(["Ymmärrän. Selvitän asian heti."], lang="fi")
     analysis.signals          # ReplySignals for scenario branching (coarse tone + moves)
     analysis.sentence_signals # per-sentence rubric signals, so feedback can quote the sentence
@@ -16,8 +16,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
-
-import numpy as np
 
 from coach.labels import COARSE_TONES, SERVICE_MOVES
 from coach.signals import ReplySignals
@@ -86,11 +84,11 @@ class Analyzer(Protocol):
 
 
 class ReplyAnalyzer:
-    """The real analyzer: the tone classifier's single pass feeds both heads."""
+    """The real analyzer: one pass through the lower encoder layers feeds the tone and the moves model."""
 
-    def __init__(self, tone_classifier, moves_head):
+    def __init__(self, tone_classifier, moves_model):
         self.tone = tone_classifier
-        self.moves = moves_head
+        self.moves = moves_model
 
     def analyze(self, replies: list[str], lang: str | None = None, batch_size: int = 32) -> list[ReplyAnalysis]:
         texts, spans = [], []
@@ -101,9 +99,11 @@ class ReplyAnalyzer:
             start = len(texts)
             texts += [reply[:MAX_ANALYSED_CHARS], *sentences]
             spans.append((start, sentences))
-        results = self.tone.classify(texts, lang=lang, batch_size=batch_size)
-        probabilities = self.moves.predict(np.stack([r.embedding for r in results]), texts) if results else []
-        moves = self.moves.as_dicts(probabilities) if results else []
+        probabilities = self.tone.probabilities(texts, batch_size=batch_size, extra_heads=self.moves.heads_for(self.tone))
+        results = self.tone.results(probabilities, lang)
+        if "moves" not in probabilities:  # the two models start from different layers: a second pass
+            probabilities["moves"] = self.moves.predict(texts, batch_size=batch_size)
+        moves = self.moves.as_dicts(probabilities["moves"])
         out = []
         for reply, (start, sentences) in zip(replies, spans):
             whole = results[start]
@@ -127,7 +127,8 @@ class ReplyAnalyzer:
 
 
 def load_analyzer() -> ReplyAnalyzer:
-    from coach.moves import MovesHead
+    from coach.moves import MovesModel
     from coach.tone import load_tone_classifier
 
-    return ReplyAnalyzer(load_tone_classifier(), MovesHead.load())
+    tone = load_tone_classifier()
+    return ReplyAnalyzer(tone, MovesModel(tone.encoder))

@@ -367,13 +367,14 @@ class Encoder:
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
 
-    def tokenize(self, texts: list[str], prefix: str | None = None):
+    def tokenize(self, texts: list[str], prefix: str | None = None, max_length: int | None = None):
+        """Padded tensors for ``texts`` (already normalised by the caller), each with ``prefix``."""
         prefix = self.config.prefix if prefix is None else prefix
         return self.tokenizer(
             [prefix + text for text in texts],
             padding=True,
             truncation=True,
-            max_length=self.config.max_length,
+            max_length=max_length or self.config.max_length,
             return_tensors="pt",
         )
 

@@ -140,6 +140,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "“{quote}” leaves the customer where they were. Add what happens next.",
         "fi": "”{quote}” jättää asiakkaan tyhjän päälle. Kerro mitä seuraavaksi tapahtuu.",
     },
+    "customer_flustered": {
+        "en": "“{quote}” hands the customer your worry instead of a way forward. Say one thing you will do now.",
+        "fi": "”{quote}” antaa asiakkaalle huolesi eikä suuntaa. Kerro yksi asia, jonka teet nyt.",
+    },
     "customer_missing": {
         "en": "The customer does not yet know what happens next. Own the case and name one concrete step, with a time if you can.",
         "fi": "Asiakas ei vielä tiedä, mitä seuraavaksi tapahtuu. Ota asia omaksesi ja nimeä yksi konkreettinen askel, mieluiten aikataulun kanssa.",

@@ -25,7 +25,7 @@ COARSE_TONES: tuple[str, ...] = (
     "downcast",  # sadness, helplessness
 )
 
-# What a reply does in the encounter, detected by the service-moves head (coach/moves.py).
+# What a reply does in the encounter, detected by the service-moves model (coach/moves.py).
 SERVICE_MOVES: tuple[str, ...] = (
     "acknowledges_feeling",  # names or validates the customer's feeling
     "apologises",  # says sorry for the situation or the company's part in it
@@ -36,4 +36,7 @@ SERVICE_MOVES: tuple[str, ...] = (
     "blames_customer",  # blames, lectures, or corrects the customer
     "hides_behind_policy",  # "those are the rules" with no help around it
     "sarcasm",  # sarcasm or passive aggression: "as I already said..."
+    # The worker's own state leaking into the words (the own-experience dimension):
+    "defensive_or_irritated",  # snapping back, exasperation, defending oneself at the customer's expense
+    "panicked_or_helpless",  # fluster, repeated frantic apologies, "I don't know what to do", giving up
 )

@@ -13,7 +13,7 @@ is the business of coach/feedback.py. docs/rubric.md explains every rule.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import yaml
 from coach.labels import COARSE_TONES, DIMENSIONS, SERVICE_MOVES
 
 RUBRIC_FILE = Path(__file__).with_name("rubric.yaml")
+PENALTY_MODES = ("sum", "worst")
 CONTEXT_SIGNALS = ("context.mirroring", "context.panic_apology", "context.curt", "context.irritation_leak",
                    "context.bounce", "context.clear_sarcasm")  # fmt: skip
 CLEAR_SARCASM_FROM = 0.7
@@ -67,6 +68,15 @@ class DimensionRules:
     base: float
     rules: tuple[Rule, ...]
     missing: str
+    # "sum": every negative signal counts; "worst": only the strongest one does, for signals that
+    # fire together on the same leak (sarcasm, defensiveness and blame in one sentence).
+    penalties: str = "sum"
+
+    def score(self, contributions: tuple[Contribution, ...]) -> float:
+        lifts = sum(c.amount for c in contributions if c.amount > 0)
+        drops = [c.amount for c in contributions if c.amount < 0]
+        drop = (min(drops) if drops else 0.0) if self.penalties == "worst" else sum(drops)
+        return min(1.0, max(0.0, self.base + lifts + drop))
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,7 @@ class Rubric:
             contributions = tuple(
                 sorted((Contribution(r, signals.get(r.signal, 0.0)) for r in table.rules), key=lambda c: -abs(c.amount))
             )
-            score = min(1.0, max(0.0, table.base + sum(c.amount for c in contributions)))
+            score = table.score(contributions)
             out[name] = DimensionAssessment(name, score, self.verdict(score), contributions, table.missing)
         return out
 
@@ -126,11 +136,72 @@ def parse_rubric(raw: dict, source: Path) -> Rubric:
             if rule.get("signal") not in KNOWN_SIGNALS:
                 problems.append(f"dimensions.{name}.rules[{i}].signal: unknown signal {rule.get('signal')!r}")
             rules.append(Rule(rule.get("signal"), float(rule["weight"]), rule["message"], rule.get("evidence", rule.get("signal"))))
-        dimensions[name] = DimensionRules(float(table["base"]), tuple(rules), table["missing"])
+        penalties = table.get("penalties", "sum")
+        if penalties not in PENALTY_MODES:
+            problems.append(f"dimensions.{name}.penalties: expected one of {', '.join(PENALTY_MODES)}, found {penalties!r}")
+        dimensions[name] = DimensionRules(float(table["base"]), tuple(rules), table["missing"], penalties)
     if problems:
         raise ValueError(f"{source}: " + "; ".join(problems))
     verdicts = raw["verdicts"]
     return Rubric(float(verdicts["good_at"]), float(verdicts["poor_below"]), float(raw["signal_floor"]), dimensions)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A clear-cut reply, as classifier outputs, with the verdicts docs/rubric.md defines for it and,
+    where it matters, the feedback message that must carry the verdict (the coach has to *name*
+    a bounce as a bounce, not only score it poor)."""
+
+    name: str
+    reply: str
+    tone: dict[str, float]
+    moves: dict[str, float]
+    expected: dict[str, str]
+    because: dict[str, str] = field(default_factory=dict)
+
+
+# Fitting the table's numbers on gold data must never break the verdict definitions themselves:
+# eval/tune_rubric.py rejects any table that fails one of these, and a test checks the shipped one.
+ANCHORS: tuple[Anchor, ...] = (
+    Anchor("plain sarcasm", "As I already said, the form is online.", {"calm": 0.9}, {"sarcasm": 0.97},
+           {"own": "poor", "others": "poor"}, {"own": "own_sarcasm", "others": "others_sarcasm"}),
+    Anchor("blaming the customer", "You should have read the terms before you signed.", {"calm": 0.9},
+           {"blames_customer": 0.97}, {"others": "poor"}, {"others": "others_blame"}),
+    Anchor("open irritation", "Oh come on, not this again.", {"irritated": 0.9}, {}, {"own": "poor"},
+           {"own": "own_irritation"}),
+    Anchor("panic", "Oh no, sorry sorry, I don't know what to do!", {"anxious": 0.9},
+           {"apologises": 0.97, "panicked_or_helpless": 0.97}, {"own": "poor"}, {"own": "own_panic"}),
+    Anchor("empathy without action", "I understand, that sounds really frustrating.", {"warm": 0.9},
+           {"acknowledges_feeling": 0.97}, {"own": "good", "others": "good"}),
+    Anchor("action without empathy", "I'll sort it out and call you tomorrow by 10.", {"calm": 0.9},
+           {"takes_ownership": 0.97, "concrete_next_step": 0.97}, {"own": "good", "others": "mixed", "customer": "good"}),
+    Anchor("the whole move", "That's maddening, I'm sorry. I'll sort it out and call you by 10 tomorrow.", {"warm": 0.9},
+           {"acknowledges_feeling": 0.97, "apologises": 0.97, "takes_ownership": 0.97, "concrete_next_step": 0.97},
+           {"own": "good", "others": "good", "customer": "good"}),
+    Anchor("bouncing (pompottelu)", "That's not our department, ask at the tools desk.", {"calm": 0.9},
+           {"deflects": 0.97}, {"customer": "poor"}, {"customer": "customer_deflects"}),
+    Anchor("policy wall", "Rules are rules.", {"calm": 0.9}, {"hides_behind_policy": 0.97}, {"customer": "poor"}),
+    Anchor("one word", "Okay.", {"calm": 0.9}, {}, {"customer": "poor"}, {"customer": "customer_curt"}),
+)  # fmt: skip
+
+
+def anchor_violations(rubric: Rubric) -> list[str]:
+    """Each anchor the rubric gets wrong, as 'anchor: dimension expected X, got Y'."""
+    from coach.analysis import ReplyAnalysis
+    from coach.feedback import feedback_for
+
+    problems = []
+    for anchor in ANCHORS:
+        assessment = rubric.assess(rubric_signals(anchor.tone, anchor.moves, anchor.reply, customer_mood=3))
+        for dimension, verdict in anchor.expected.items():
+            if assessment[dimension].verdict != verdict:
+                problems.append(f"{anchor.name}: {dimension} expected {verdict}, got {assessment[dimension].verdict}")
+        tone = max(anchor.tone, key=anchor.tone.get)
+        feedback = feedback_for(assessment, ReplyAnalysis(anchor.reply, tone, anchor.tone[tone], anchor.tone, anchor.moves), "en")
+        for dimension, message in anchor.because.items():
+            if feedback[dimension].rule != message:
+                problems.append(f"{anchor.name}: {dimension} feedback expected {message}, got {feedback[dimension].rule}")
+    return problems
 
 
 @lru_cache(maxsize=4)

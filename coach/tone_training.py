@@ -34,7 +34,7 @@ from tqdm import tqdm
 from coach.corpora import TAXONOMIES, in_dev_split, read_corpus
 from coach.encoder import EncoderConfig, load_encoder
 from coach.paths import shared_data_dir
-from coach.tone import ToneHeads, decisions, lower_layers_forward, normalise_for_model
+from coach.tone import TopHeads, decisions, lower_layers_forward, normalise_for_model
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.91, 0.025), 3)
 
@@ -44,9 +44,10 @@ class ToneTrainingConfig:
     data_dir: Path = field(default_factory=shared_data_dir)
     out_dir: Path = Path("models/tone")
     seed: int = 13
-    first_trained_layer: int = 10  # layers below stay frozen; their output is cached once
+    first_trained_layer: int = 8  # layers below stay frozen; their output is cached once
     max_tokens: int = 64  # training truncation; shared-corpus lines are short
-    epochs: int = 2
+    epochs: int = 3
+    xed_repeats: int = 2  # XED splits are visited this often per epoch: the Finnish target has the least data
     batch_size: int = 32
     layer_lr: float = 8e-5
     head_lr: float = 2e-3
@@ -111,8 +112,7 @@ def cache_lower_states(encoder, splits: list[Split], first_trained: int, max_tok
             order = sorted(range(len(s.texts)), key=lambda i: len(s.texts[i]))
             for start in range(0, len(order), 64):
                 chunk = order[start : start + 64]
-                batch = encoder.tokenizer([encoder.config.prefix + s.texts[i] for i in chunk], padding=True,
-                                          truncation=True, max_length=max_tokens, return_tensors="pt")  # fmt: skip
+                batch = encoder.tokenize([s.texts[i] for i in chunk], max_length=max_tokens)
                 hidden = lower_layers_forward(model, lower, batch).half()
                 lengths = batch["attention_mask"].sum(1).tolist()
                 for row, i in enumerate(chunk):
@@ -138,7 +138,7 @@ def cached_states(encoder, splits: list[Split], config: ToneTrainingConfig) -> N
     torch.save([s.states for s in splits], path)
 
 
-def _pad(states: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_states(states: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     longest = max(s.shape[0] for s in states)
     hidden = torch.zeros(len(states), longest, states[0].shape[1])
     mask = torch.zeros(len(states), longest, dtype=torch.long)
@@ -148,12 +148,16 @@ def _pad(states: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     return hidden, mask
 
 
-def _batches(splits: list[Split], batch_size: int, rng: random.Random) -> list[tuple[int, list[int]]]:
+def _batches(splits: list[Split], batch_size: int, rng: random.Random, xed_repeats: int = 1) -> list[tuple[int, list[int]]]:
     """Length-bucketed batches within each split, in a random interleaved order."""
     batches = []
     for index, s in enumerate(splits):
-        order = list(range(len(s.texts)))
-        rng.shuffle(order)
+        repeats = xed_repeats if s.taxonomy == "xed" else 1
+        order = []
+        for _ in range(repeats):
+            visit = list(range(len(s.texts)))
+            rng.shuffle(visit)
+            order += visit
         window = batch_size * 50
         for start in range(0, len(order), window):
             bucket = sorted(order[start : start + window], key=lambda i: s.states[i].shape[0])
@@ -163,13 +167,13 @@ def _batches(splits: list[Split], batch_size: int, rng: random.Random) -> list[t
 
 
 @torch.inference_mode()
-def predict(heads: ToneHeads, s: Split, batch_size: int = 128) -> np.ndarray:
+def predict(heads: TopHeads, s: Split, batch_size: int = 128) -> np.ndarray:
     heads.eval()
     out = np.zeros_like(s.targets)
     order = sorted(range(len(s.texts)), key=lambda i: s.states[i].shape[0])
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        hidden, mask = _pad([s.states[i] for i in chunk])
+        hidden, mask = pad_states([s.states[i] for i in chunk])
         _, logits = heads(hidden, mask)
         out[chunk] = torch.sigmoid(logits[s.taxonomy]).numpy()
     return out
@@ -196,7 +200,7 @@ def score(probabilities: np.ndarray, targets: np.ndarray, thresholds: np.ndarray
     }
 
 
-def evaluate_dev(heads: ToneHeads, dev: list[Split]) -> tuple[dict, dict, dict]:
+def evaluate_dev(heads: TopHeads, dev: list[Split]) -> tuple[dict, dict, dict]:
     """Dev metrics with thresholds tuned on dev: per split, and thresholds by taxonomy/lang."""
     metrics, thresholds, probabilities = {}, {}, {}
     for s in dev:
@@ -228,7 +232,7 @@ def train(config: ToneTrainingConfig) -> dict:
     cached_states(encoder, train_splits + dev_splits, config)
 
     model = encoder.model
-    heads = ToneHeads(model.encoder.layer[config.first_trained_layer :], model.config)
+    heads = TopHeads(model.encoder.layer[config.first_trained_layer :], model.config)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     for parameter in heads.parameters():
@@ -239,7 +243,7 @@ def train(config: ToneTrainingConfig) -> dict:
         weight_decay=config.weight_decay,
     )  # fmt: skip
     rng = random.Random(config.seed)
-    steps_per_epoch = len(_batches(train_splits, config.batch_size, random.Random(0)))
+    steps_per_epoch = len(_batches(train_splits, config.batch_size, random.Random(0), config.xed_repeats))
     total_steps = steps_per_epoch * config.epochs
     warmup = max(1, int(total_steps * config.warmup_fraction))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -251,10 +255,10 @@ def train(config: ToneTrainingConfig) -> dict:
     for epoch in range(1, config.epochs + 1):
         heads.train()
         running = 0.0
-        batches = _batches(train_splits, config.batch_size, rng)
+        batches = _batches(train_splits, config.batch_size, rng, config.xed_repeats)
         for step, (index, rows) in enumerate(tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch")):
             s = train_splits[index]
-            hidden, mask = _pad([s.states[i] for i in rows])
+            hidden, mask = pad_states([s.states[i] for i in rows])
             _, logits = heads(hidden, mask)
             loss = loss_fn(logits[s.taxonomy], torch.from_numpy(s.targets[rows]))
             optimizer.zero_grad()
@@ -283,7 +287,7 @@ def write_artifact(config: ToneTrainingConfig, best: dict, history: list, second
     out.mkdir(parents=True, exist_ok=True)
     save_file({k: v.half().contiguous() for k, v in best["state"].items()}, str(out / "tone_weights.safetensors"))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
-    for machine_specific in ("data_dir", "state_cache"):  # paths say nothing about the model
+    for machine_specific in ("data_dir", "state_cache", "out_dir"):  # paths say nothing about the model
         settings.pop(machine_specific)
     manifest = {
         "format": 1,

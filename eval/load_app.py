@@ -5,7 +5,10 @@
     python eval/load_app.py --learners 5 --url http://127.0.0.1:7860   # a running `coach app` (no --auth)
 
 Each learner is its own gradio_client Client (its own Gradio session), starts the same scenario
-and sends at most --turns replies, stopping at the scenario's ending or at --timeout. Every reply
+and sends at most --turns replies, stopping at the scenario's ending or at --timeout. Before each
+reply a learner "reads and types" for a random --think time (default 3-8 s, as a person writing
+a one- or two-sentence reply does); --think 0 sends back-to-back, which measures the app's
+saturation throughput rather than what twenty people typing at once experience. Every reply
 carries a tag naming its learner and turn, so the check for mixed-up sessions is exact: the
 transcript each learner gets back must hold its own tags and no one else's, in order, and (for
 an app it started) each learner's stored sessions must hold only its own replies.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import shutil
 import socket
@@ -45,6 +49,7 @@ REPLIES = [
     "Thank you for your patience. I'll call you right now when it is booked.",
 ]
 TAG = re.compile(r"\[L(\d+)-T(\d+)\]")
+SERVER_TIMES = "reply_handler_ms.txt"
 
 
 @dataclass
@@ -62,13 +67,18 @@ def tag(learner: int, turn: int) -> str:
     return f"[L{learner:02d}-T{turn}]"
 
 
-def run_learner(url: str, learner: int, scenario: str, turns: int, deadline: float, result: LearnerResult) -> None:
+def run_learner(url: str, learner: int, scenario: str, turns: int, deadline: float, result: LearnerResult,
+                think: tuple[float, float] = (0.0, 0.0)) -> None:  # fmt: skip
     from gradio_client import Client
 
+    pace = random.Random(learner)
     try:
-        client = Client(url, verbose=False)
+        # A browser fetches a download only when it is clicked, so the simulated learners do not fetch
+        # the transcript files that every turn's response offers.
+        client = Client(url, verbose=False, download_files=False)
         client.predict(scenario, None, f"load-learner-{learner:02d}", api_name="/start")
         for turn in range(1, turns + 1):
+            time.sleep(pace.uniform(*think))
             if time.monotonic() > deadline:
                 break
             text = f"{REPLIES[(learner + turn) % len(REPLIES)]} {tag(learner, turn)}"
@@ -95,6 +105,18 @@ def _text(message: dict) -> str:
     return str(content or "")
 
 
+def think_range(text: str) -> tuple[float, float]:
+    """'3-8' -> (3.0, 8.0); '0' -> (0.0, 0.0)."""
+    low, _, high = text.partition("-")
+    try:
+        bounds = (float(low), float(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds as MIN-MAX (e.g. 3-8) or one number, found {text!r}") from None
+    if not 0 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"expected 0 <= MIN <= MAX, found {text!r}")
+    return bounds
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -114,8 +136,25 @@ def serve(real: bool, port: int, workdir: Path) -> None:
         from tests.fakes import KeywordAnalyzer
 
         analyzer = KeywordAnalyzer()
+    time_reply_handler(workdir / SERVER_TIMES)
     demo = build_demo(analyzer, store=Store(database_url(workdir)), scenarios_folder=workdir / "scenarios")
     demo.launch(**launch_options(port=port), quiet=True)
+
+
+def time_reply_handler(log: Path) -> None:
+    """Log the server-side time of every /reply call (analysis, store, render) to ``log``, in ms."""
+    import coach.ui.practice as practice
+
+    handler, out = practice.send_reply, log.open("a", buffering=1)
+
+    def timed(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            out.write(f"{1000 * (time.perf_counter() - started):.2f}\n")
+
+    practice.send_reply = timed  # build_practice_tab binds the module's handler when the page is built
 
 
 def database_url(workdir: Path) -> str:
@@ -164,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the figures as JSON (e.g. eval/results/app_load.json)")
     parser.add_argument("--turns", type=int, default=6, help="at most this many replies per learner (default 6)")
     parser.add_argument("--scenario", default="telecom-technician:en", help="scenario id and language to play")
+    parser.add_argument("--think", type=think_range, default=(3.0, 8.0),
+                        help="seconds each learner reads and types before a reply, MIN-MAX (default 3-8; 0 = back-to-back)")
     parser.add_argument("--timeout", type=float, default=300.0, help="stop sending after this many seconds")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -185,10 +226,12 @@ def main(argv: list[str] | None = None) -> int:
             from coach.store import Store
 
             store = Store(database_url(workdir))
-        print(f"{args.learners} learners, at most {args.turns} replies each, against {url}", flush=True)
+        print(f"{args.learners} learners, at most {args.turns} replies each, thinking {args.think[0]:g}-{args.think[1]:g} s "
+              f"before each, against {url}", flush=True)  # fmt: skip
         deadline = time.monotonic() + args.timeout
         results = [LearnerResult(i) for i in range(args.learners)]
-        threads = [threading.Thread(target=run_learner, args=(url, i, args.scenario, args.turns, deadline, results[i]), daemon=True)
+        threads = [threading.Thread(target=run_learner, args=(url, i, args.scenario, args.turns, deadline, results[i], args.think),
+                                    daemon=True)
                    for i in range(args.learners)]  # fmt: skip
         started = time.perf_counter()
         for thread in threads:
@@ -196,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         for thread in threads:
             thread.join(timeout=max(1.0, deadline - time.monotonic() + 60))
         elapsed = time.perf_counter() - started
-        return report(results, store, elapsed, any(thread.is_alive() for thread in threads), args)
+        server_ms = [float(v) for v in (workdir / SERVER_TIMES).read_text().split()] if child is not None else []
+        return report(results, store, elapsed, any(thread.is_alive() for thread in threads), args, server_ms)
     finally:
         if child is not None:
             child.terminate()
@@ -204,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(results: list[LearnerResult], store, elapsed: float, stuck: bool, args=None) -> int:
+def report(results: list[LearnerResult], store, elapsed: float, stuck: bool, args=None, server_ms: list[float] = ()) -> int:
     latencies = [value for result in results for value in result.latencies]
     problems = [f"learner {r.learner}: {r.error}" for r in results if r.error]
     problems += [f"learner {r.learner}: sent {r.sent_tags} but the transcript shows {r.seen_tags} {r.notice}"
@@ -223,6 +267,9 @@ def report(results: list[LearnerResult], store, elapsed: float, stuck: bool, arg
     if latencies:
         print(f"per-turn latency: p50 {1000 * statistics.median(latencies):.0f} ms, "
               f"p95 {1000 * percentile(latencies, 0.95):.0f} ms, max {1000 * max(latencies):.0f} ms")  # fmt: skip
+    if server_ms:
+        print(f"server time in the reply handler: p50 {statistics.median(server_ms):.0f} ms, "
+              f"p95 {percentile(server_ms, 0.95):.0f} ms, max {max(server_ms):.0f} ms")  # fmt: skip
     for problem in problems:
         print(f"PROBLEM {problem}")
     print("no sessions were mixed up" if not problems else f"{len(problems)} problems")
@@ -230,9 +277,12 @@ def report(results: list[LearnerResult], store, elapsed: float, stuck: bool, arg
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({
             "learners": len(results), "analyzer": "real" if args.real else ("fake" if args.fake else "running app"),
+            "think_s": list(args.think),
             "turns": len(latencies), "turns_per_s": round(len(latencies) / elapsed, 2),
             "turn_ms_p50": round(1000 * statistics.median(latencies)), "turn_ms_p95": round(1000 * percentile(latencies, 0.95)),
             "turn_ms_max": round(1000 * max(latencies)), "problems": problems,
+            **({"handler_ms_p50": round(statistics.median(server_ms), 1), "handler_ms_p95": round(percentile(server_ms, 0.95), 1)}
+               if server_ms else {}),
         }, indent=2))  # fmt: skip
     return 1 if problems else 0
 

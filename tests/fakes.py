@@ -27,6 +27,8 @@ MOVE_CUES = {
     "blames_customer": ("you should have", "your fault", "olisit", "teidän vika"),
     "hides_behind_policy": ("rules are rules", "policy", "säännöt on säännöt", "sääntö"),
     "sarcasm": ("as i already said", "kuten jo sanoin", "wow, really"),
+    "defensive_or_irritated": ("not our fault", "ei meidän vika", "no need to shout", "ei tarvii huutaa"),
+    "panicked_or_helpless": ("oh no", "voi ei", "i don't know what to do", "en tiedä mitä tehdä"),
 }
 
 

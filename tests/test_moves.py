@@ -1,4 +1,4 @@
-"""The service-moves head and its training data."""
+"""The service-moves model and its training data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from coach.errors import UserError
 from coach.labels import SERVICE_MOVES
-from coach.moves import DEFAULT_HEAD, MovesHead, fit_head, is_test, read_moves_data, targets
+from coach.moves import CONFIG_FILE, DEFAULT_MODEL, WEIGHTS_FILE, MovesModel, is_test, read_moves_data, targets
 
 
 def test_the_project_data_is_large_balanced_and_labelled_with_known_moves():
@@ -39,35 +39,79 @@ def test_bad_data_lines_are_reported_with_their_number(tmp_path):
     assert f"{path}:2: unknown move(s) ['owns_it']" in str(caught.value)
 
 
-def test_a_saved_head_predicts_exactly_like_the_fitted_one(tmp_path):
-    rng = np.random.default_rng(0)
-    texts = [f"{word} asia {i}" for i in range(60) for word in ("hoidan", "kuten jo sanoin")][:80]
-    embeddings = rng.normal(size=(len(texts), 8)).astype(np.float32)
-    y = np.zeros((len(texts), len(SERVICE_MOVES)), dtype=int)
-    y[:, SERVICE_MOVES.index("takes_ownership")] = [t.startswith("hoidan") for t in texts]
-    y[:, SERVICE_MOVES.index("sarcasm")] = [t.startswith("kuten") for t in texts]
-    y[::7, :] = 1 - y[::7, :]  # every label needs both classes for the per-move fits
-    head = fit_head(embeddings, texts, y)
-    head.save(tmp_path / "head.json")
-    loaded = MovesHead.load(tmp_path / "head.json")
-    np.testing.assert_allclose(loaded.predict(embeddings, texts), head.predict(embeddings, texts), atol=1e-4)
-    probabilities = loaded.predict(embeddings[:2], ["hoidan tämän", "kuten jo sanoin"])
-    own, sarcasm = SERVICE_MOVES.index("takes_ownership"), SERVICE_MOVES.index("sarcasm")
-    assert probabilities[0, own] > probabilities[1, own] and probabilities[1, sarcasm] > probabilities[0, sarcasm]
+def test_the_shipped_model_matches_the_move_list_and_reports_its_test_split():
+    manifest = json.loads((DEFAULT_MODEL / CONFIG_FILE).read_text())
+    assert manifest["moves"] == list(SERVICE_MOVES) and len(manifest["thresholds"]) == len(SERVICE_MOVES)
+    assert set(manifest["test"]) == {"fi", "en"}
+    assert all(report["n_test"] > 100 for report in manifest["test"].values())
+    assert (DEFAULT_MODEL / WEIGHTS_FILE).stat().st_size < 25 * 1024 * 1024
 
 
-def test_the_shipped_head_matches_the_move_list_and_reports_its_test_split():
-    payload = json.loads(DEFAULT_HEAD.read_text())
-    assert payload["moves"] == list(SERVICE_MOVES)
-    assert set(payload["test"]) == {"fi", "en"}
-    assert DEFAULT_HEAD.stat().st_size < 25 * 1024 * 1024
-    head = MovesHead.load()
-    assert head.vector_weights.shape[0] == len(SERVICE_MOVES) and len(head.thresholds) == len(SERVICE_MOVES)
+def test_a_model_for_other_moves_is_refused_before_the_encoder_is_touched(tmp_path):
+    manifest = json.loads((DEFAULT_MODEL / CONFIG_FILE).read_text())
+    manifest["moves"] = manifest["moves"][:-1]
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match="retrain it with: coach train moves"):
+        MovesModel(encoder=None, folder=tmp_path)
 
 
-def test_a_head_for_other_moves_is_refused(tmp_path):
-    payload = json.loads(DEFAULT_HEAD.read_text())
-    payload["moves"] = payload["moves"][:-1]
-    (tmp_path / "old.json").write_text(json.dumps(payload))
-    with pytest.raises(UserError, match="retrain"):
-        MovesHead.load(tmp_path / "old.json")
+def test_a_missing_model_names_the_command_that_makes_one(tmp_path):
+    with pytest.raises(UserError, match=f"No service-moves model in {tmp_path}.*coach train moves"):
+        MovesModel(encoder=None, folder=tmp_path)
+
+
+# ------------------------------------------------------------------ the real model (slow)
+
+
+@pytest.fixture(scope="module")
+def shipped(real_encoder):
+    return MovesModel(real_encoder)
+
+
+def _moves_over_threshold(model: MovesModel, reply: str) -> set[str]:
+    [row] = model.predict([reply])
+    return {m for m, p, t in zip(SERVICE_MOVES, row, model.thresholds) if p >= t}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("reply", "expected", "absent"),
+    [
+        ("I'm so sorry, that's really frustrating. I'll sort it out myself and call you by 10 tomorrow.",
+         {"apologises", "acknowledges_feeling", "takes_ownership", "concrete_next_step"}, {"sarcasm", "blames_customer"}),
+        ("Kuten jo kolmesti sanoin, lomake on netissä.", {"sarcasm"}, {"apologises", "takes_ownership"}),
+        ("Ei kuulu meille, kysykää infosta.", {"deflects"}, {"takes_ownership"}),
+        ("Voi ei voi ei, anteeks anteeks, mä en yhtään tiedä mitä nyt pitäis tehdä!", {"panicked_or_helpless"}, {"sarcasm"}),
+    ],
+)  # fmt: skip
+def test_the_shipped_model_reads_clear_replies(shipped, reply, expected, absent):
+    found = _moves_over_threshold(shipped, reply)
+    assert expected <= found and not absent & found, found
+
+
+@pytest.mark.slow
+def test_shared_lower_states_give_the_same_moves_as_a_separate_pass(shipped, real_encoder):
+    from coach.tone import ToneClassifier
+
+    tone = ToneClassifier(real_encoder)
+    replies = ["Hoidan tämän heti.", "As I already said, no.", "", "Voi ei, anteeksi! " * 30]
+    assert shipped.heads_for(tone), "the shipped tone and moves models must start from the same layer"
+    probabilities = tone.probabilities(replies, batch_size=2, extra_heads=shipped.heads_for(tone))
+    np.testing.assert_allclose(probabilities["moves"], shipped.predict(replies, batch_size=3), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_tiny_training_run_writes_a_model_that_loads_and_predicts_the_same(tmp_path, real_encoder):
+    import dataclasses
+
+    from coach.moves import MovesTrainingConfig, train_moves
+
+    config = dataclasses.replace(MovesTrainingConfig(), out_dir=tmp_path, limit=160, epochs=2)
+    manifest = train_moves(config)
+    assert [entry["epoch"] for entry in manifest["history"]] == [1, 2] and manifest["best_epoch"] in (1, 2)
+    assert manifest["n_train"] + manifest["n_dev"] + sum(r["n_test"] for r in manifest["test"].values()) == 160
+    model = MovesModel(real_encoder, tmp_path)
+    replies = ["Selvitän asian ja soitan huomenna.", "Not our department."]
+    first, second = model.predict(replies), model.predict(list(reversed(replies)))[::-1]
+    np.testing.assert_allclose(first, second, atol=1e-6)
+    assert first.shape == (2, len(SERVICE_MOVES)) and ((first >= 0) & (first <= 1)).all()

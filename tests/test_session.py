@@ -11,7 +11,7 @@ from coach.errors import UserError
 from coach.feedback import MESSAGES
 from coach.labels import DIMENSIONS
 from coach.paths import REPO_ROOT
-from coach.rubric import KNOWN_SIGNALS, RUBRIC_FILE, load_rubric, rubric_signals
+from coach.rubric import KNOWN_SIGNALS, RUBRIC_FILE, anchor_violations, load_rubric, parse_rubric, rubric_signals
 from coach.scenario import load_scenario, take_turn
 from coach.session import Session, assess_reply
 from tests.fakes import SKILLED_TELECOM_REPLIES, KeywordAnalyzer
@@ -198,3 +198,39 @@ def test_every_rule_in_the_table_is_documented():
             row = next((line for line in documented.splitlines() if line.startswith(f"| {name} |") and f"`{rule['signal']}`" in line), None)
             assert row is not None, f"{name} {rule['signal']} is not in docs/rubric.md"
             assert f"{abs(rule['weight']):.2f}" in row, f"{name} {rule['signal']}: weight in docs differs from the table"
+    verdicts = raw["verdicts"]
+    assert (f"**good** at a score of {verdicts['good_at']:.2f} or more, **poor** below {verdicts['poor_below']:.2f}. "
+            f"Probabilities below {raw['signal_floor']:.2f}") in documented  # fmt: skip
+
+
+def test_shipped_rubric_keeps_the_verdict_definitions():
+    assert anchor_violations(load_rubric()) == []
+
+
+def test_a_table_that_ignores_sarcasm_breaks_an_anchor():
+    raw = yaml.safe_load(RUBRIC_FILE.read_text())
+    for table in raw["dimensions"].values():
+        table["rules"] = [rule for rule in table["rules"] if "sarcasm" not in rule["signal"]]
+    problems = anchor_violations(parse_rubric(raw, RUBRIC_FILE))
+    assert any(p.startswith("plain sarcasm: others expected poor") for p in problems)
+
+
+def test_worst_penalty_counts_only_the_strongest_leak():
+    raw = yaml.safe_load(RUBRIC_FILE.read_text())
+    raw["dimensions"]["own"] = {"base": 0.9, "penalties": "worst", "missing": "own_missing", "rules": [
+        {"signal": "move.sarcasm", "weight": -0.5, "message": "own_sarcasm"},
+        {"signal": "move.blames_customer", "weight": -0.3, "message": "own_defensive"},
+    ]}  # fmt: skip
+    worst = parse_rubric(raw, RUBRIC_FILE)
+    raw["dimensions"]["own"]["penalties"] = "sum"
+    summed = parse_rubric(raw, RUBRIC_FILE)
+    signals = {"move.sarcasm": 1.0, "move.blames_customer": 1.0}
+    assert worst.assess(signals)["own"].score == pytest.approx(0.4)
+    assert summed.assess(signals)["own"].score == pytest.approx(0.1)
+
+
+def test_unknown_penalty_mode_is_named():
+    raw = yaml.safe_load(RUBRIC_FILE.read_text())
+    raw["dimensions"]["own"]["penalties"] = "average"
+    with pytest.raises(ValueError, match=r"dimensions\.own\.penalties: expected one of sum, worst, found 'average'"):
+        parse_rubric(raw, RUBRIC_FILE)

@@ -131,7 +131,7 @@ class ScriptedClassifier:
             labels = self.labels_by_text[text]
             xed = {name: (0.9 if name in labels else 0.1) for name in XED_LABELS}
             go = dict.fromkeys(GOEMOTIONS_LABELS, 0.0)
-            results.append(ToneResult(go, xed, [], labels, "calm", 1.0, {}, 0.0, np.zeros(2)))
+            results.append(ToneResult(go, xed, [], labels, "calm", 1.0, {}, 0.0))
         return results
 
 

@@ -60,7 +60,7 @@ def _app(args: argparse.Namespace) -> int:
     accounts = Accounts.load(args.auth) if args.auth else None
     store = Store(args.db)
     print(f"sessions are stored in {_without_password(store.url)}", flush=True)
-    print("loading the tone classifier and the moves head (once, at start-up) ...", flush=True)
+    print("loading the tone classifier and the moves model (once, at start-up) ...", flush=True)
     started = time.perf_counter()
     from coach.analysis import load_analyzer
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,17 +284,25 @@ def _fingerprint(path: Path) -> dict:
 
 def coach_metrics(predictions: Path) -> dict | None:
     """Agreement with gold verdicts, from predictions.jsonl (streamed); None without gold."""
+    with predictions.open(encoding="utf-8") as handle:
+        return verdict_metrics(json.loads(line) for line in handle)
+
+
+def verdict_metrics(rows: Iterable[dict]) -> dict | None:
+    """Accuracy, kappa, severe-error rate and confusion per dimension, overall and per language.
+
+    Each row needs ``lang``, ``gold`` (dimension -> verdict; rows without it are skipped) and
+    ``dimensions`` (dimension -> {"verdict": ...}), as in predictions.jsonl.
+    """
     from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
     pairs: dict[str, dict[str, list]] = {}
-    with predictions.open(encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            for dimension, verdict in (row.get("gold") or {}).items():
-                for group in ("all", row["lang"]):
-                    bucket = pairs.setdefault(group, {}).setdefault(dimension, [[], []])
-                    bucket[0].append(verdict)
-                    bucket[1].append(row["dimensions"][dimension]["verdict"])
+    for row in rows:
+        for dimension, verdict in (row.get("gold") or {}).items():
+            for group in ("all", row["lang"]):
+                bucket = pairs.setdefault(group, {}).setdefault(dimension, [[], []])
+                bucket[0].append(verdict)
+                bucket[1].append(row["dimensions"][dimension]["verdict"])
     if not pairs:
         return None
     metrics = {}
