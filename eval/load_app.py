@@ -5,13 +5,14 @@
     python eval/load_app.py --learners 5 --url http://127.0.0.1:7860   # a running `coach app` (no --auth)
 
 Each learner is its own gradio_client Client (its own Gradio session), starts the same scenario
-and sends at most --turns replies, stopping at the scenario's ending or at --timeout. Before each
-reply a learner "reads and types" for a random --think time (default 3-8 s, as a person writing
-a one- or two-sentence reply does); --think 0 sends back-to-back, which measures the app's
-saturation throughput rather than what twenty people typing at once experience. Every reply
-carries a tag naming its learner and turn, so the check for mixed-up sessions is exact: the
-transcript each learner gets back must hold its own tags and no one else's, in order, and (for
-an app it started) each learner's stored sessions must hold only its own replies.
+and sends --turns replies, starting the scenario again after each ending, or stops at
+--timeout. Before each reply a learner "reads and types" for a random --think time (default
+3-8 s, as a person writing a one- or two-sentence reply does); --think 0 sends back-to-back,
+which measures the app's saturation throughput rather than what twenty people typing at once
+experience. Every reply carries a tag naming its learner and turn, so the check for mixed-up
+sessions is exact: the transcript each learner gets back must hold its own tags since its last
+restart and no one else's, in order, and (for an app it started) each learner's stored
+sessions must hold only its own replies.
 
 Prints per-turn latency (p50, p95, max) of the /reply call and exits 1 on any error or mix-up.
 Only loopback addresses are accepted. With --fake or --real the app runs in a child process on a
@@ -57,10 +58,9 @@ class LearnerResult:
     learner: int
     latencies: list[float] = field(default_factory=list)
     sent_tags: list[str] = field(default_factory=list)
-    seen_tags: list[str] = field(default_factory=list)
-    ended: bool = False
+    endings: int = 0
+    mix_up: str | None = None  # what the page showed instead of this learner's own replies
     error: str | None = None
-    notice: str = ""
 
 
 def tag(learner: int, turn: int) -> str:
@@ -77,6 +77,7 @@ def run_learner(url: str, learner: int, scenario: str, turns: int, deadline: flo
         # the transcript files that every turn's response offers.
         client = Client(url, verbose=False, download_files=False)
         client.predict(scenario, None, f"load-learner-{learner:02d}", api_name="/start")
+        since_restart: list[str] = []
         for turn in range(1, turns + 1):
             time.sleep(pace.uniform(*think))
             if time.monotonic() > deadline:
@@ -86,14 +87,16 @@ def run_learner(url: str, learner: int, scenario: str, turns: int, deadline: flo
             outputs = client.predict(text, api_name="/reply")
             result.latencies.append(time.perf_counter() - started)
             result.sent_tags.append(tag(learner, turn))
+            since_restart.append(tag(learner, turn))
             chat, notice, report = outputs[0], outputs[5], outputs[10]
-            result.seen_tags = [match.group(0) for message in chat for match in TAG.finditer(_text(message))]
-            if result.seen_tags != result.sent_tags:
-                result.notice = notice
+            seen = [match.group(0) for message in chat for match in TAG.finditer(_text(message))]
+            if seen != since_restart:
+                result.mix_up = f"sent {since_restart} but the transcript shows {seen} {notice}"
                 return
-            if report:
-                result.ended = True
-                return
+            if report:  # an ending: practise the scenario again, as a learner would, and keep the load up
+                result.endings += 1
+                client.predict(None, api_name="/restart")
+                since_restart = []
     except Exception as err:  # noqa: BLE001 - one learner's failure is reported, the others go on
         result.error = f"{type(err).__name__}: {err}"
 
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     target.add_argument("--url", help="an app already running on this machine")
     parser.add_argument("--learners", type=int, default=20)
     parser.add_argument("--out", type=Path, help="also write the figures as JSON (e.g. eval/results/app_load.json)")
-    parser.add_argument("--turns", type=int, default=6, help="at most this many replies per learner (default 6)")
+    parser.add_argument("--turns", type=int, default=8, help="replies per learner; an ending restarts the scenario (default 8)")
     parser.add_argument("--scenario", default="telecom-technician:en", help="scenario id and language to play")
     parser.add_argument("--think", type=think_range, default=(3.0, 8.0),
                         help="seconds each learner reads and types before a reply, MIN-MAX (default 3-8; 0 = back-to-back)")
@@ -251,11 +254,10 @@ def main(argv: list[str] | None = None) -> int:
 def report(results: list[LearnerResult], store, elapsed: float, stuck: bool, args=None, server_ms: list[float] = ()) -> int:
     latencies = [value for result in results for value in result.latencies]
     problems = [f"learner {r.learner}: {r.error}" for r in results if r.error]
-    problems += [f"learner {r.learner}: sent {r.sent_tags} but the transcript shows {r.seen_tags} {r.notice}"
-                 for r in results if not r.error and r.seen_tags != r.sent_tags]  # fmt: skip
+    problems += [f"learner {r.learner}: {r.mix_up}" for r in results if not r.error and r.mix_up]
     if store is not None:
         for result in results:
-            stored = [reply for s in store.list_sessions(f"load-learner-{result.learner:02d}")
+            stored = [reply for s in sorted(store.list_sessions(f"load-learner-{result.learner:02d}"), key=lambda s: s.id)
                       for reply, _ in store.load(f"load-learner-{result.learner:02d}", s.id).turns]  # fmt: skip
             stored_tags = [match.group(0) for reply in stored for match in TAG.finditer(reply)]
             if stored_tags != result.sent_tags:
@@ -263,7 +265,7 @@ def report(results: list[LearnerResult], store, elapsed: float, stuck: bool, arg
     if stuck:
         problems.append("some learners were still waiting when the time ran out")
     print(f"turns: {len(latencies)} in {elapsed:.1f} s ({len(latencies) / elapsed:.1f} per second); "
-          f"{sum(r.ended for r in results)} of {len(results)} learners reached an ending")  # fmt: skip
+          f"{sum(r.endings for r in results)} endings reached, by {sum(r.endings > 0 for r in results)} of {len(results)} learners")  # fmt: skip
     if latencies:
         print(f"per-turn latency: p50 {1000 * statistics.median(latencies):.0f} ms, "
               f"p95 {1000 * percentile(latencies, 0.95):.0f} ms, max {1000 * max(latencies):.0f} ms")  # fmt: skip

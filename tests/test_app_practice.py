@@ -133,7 +133,11 @@ def test_the_ending_brings_the_report_chart_and_downloads(app):
         assert f"| {DIMENSION_NAMES[d]['en']} | {round(100 * report.averages[d])} |" in screen.report
     assert screen.report.index("Strengths") < screen.report.index("Practise next")
     assert "Model answers for your weakest replies" in screen.report
-    assert len(screen.report_chart.axes) == 2
+    chart = screen.report_chart
+    assert chart.startswith("<svg") and 'role="img"' in chart and "customer's mood (0–10)" in chart
+    assert chart.count('class="pp-chart-mood"') == 1 and all(f'class="pp-chart-{d}"' in chart for d in DIMENSIONS)
+    # one mood point per step (start + each reply), and the tone read at each reply as text
+    assert chart.count("<circle") >= len(report.mood_curve) and f"{round(100 * report.tone_curve[0]['confidence'])} %" in chart
     assert json.loads(Path(screen.download_json["value"]).read_text()) == json.loads(json.dumps(report.to_dict()))
     assert Path(screen.download_md["value"]).read_text() == report.to_markdown()
     assert "Ending:" in screen.chat[-1]["content"]

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import gradio as gr
-from matplotlib.figure import Figure
 from sqlalchemy.exc import SQLAlchemyError
 
 from coach.errors import UserError
@@ -36,7 +35,7 @@ from coach.ui.render import (
     escape_markdown,
     feedback_markdown,
     mood_meter_html,
-    report_figure,
+    report_chart_svg,
     report_markdown,
     tone_markdown,
     write_downloads,
@@ -74,7 +73,7 @@ class PracticeScreen(NamedTuple):
     download_md: dict
     report_panel: dict
     report: str
-    report_chart: Figure | None
+    report_chart: str
     reflection_felt: str
     reflection_differently: str
 
@@ -222,7 +221,7 @@ def render_screen(live: LiveSession, notice: str = "", keep_reply: bool = False)
         download_md=gr.update(value=markdown_path, visible=report is not None),
         report_panel=gr.update(visible=ended),
         report=report_markdown(report, session.rubric) if ended else "",
-        report_chart=report_figure(report) if ended else None,
+        report_chart=report_chart_svg(report) if ended else "",
         reflection_felt=session.reflection.get(t("reflection_felt", lang), ""),
         reflection_differently=session.reflection.get(t("reflection_differently", lang), ""),
     )
@@ -233,7 +232,7 @@ def empty_screen(notice: str = "") -> PracticeScreen:
         live=None, chat=[], briefing="", tone="", mood="", feedback="", notice=_notice_markdown(notice),
         reply=gr.update(value=""), checkin=gr.update(interactive=True), download_json=gr.update(value=None, visible=False),
         download_md=gr.update(value=None, visible=False), report_panel=gr.update(visible=False), report="",
-        report_chart=None, reflection_felt="", reflection_differently="",
+        report_chart="", reflection_felt="", reflection_differently="",
     )  # fmt: skip
 
 
@@ -306,7 +305,7 @@ def build_practice_tab(app: AppContext, labels: Relabel, ui_lang: gr.State, prof
             feedback = labels.make(gr.Markdown, {"value": "coach_waiting"}, elem_id="feedback")
     with gr.Column(visible=False, elem_id="report-panel") as report_panel:
         report = gr.Markdown(elem_id="report")
-        report_chart = gr.Plot(show_label=False, elem_id="report-chart")
+        report_chart = gr.HTML(elem_id="report-chart")
         labels.make(gr.Markdown, {"value": "reflection_heading"})
         with gr.Row():
             felt = labels.make(gr.Textbox, {"label": "reflection_felt"}, lines=2, max_lines=6, max_length=MAX_REFLECTION_CHARS,

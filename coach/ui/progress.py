@@ -28,7 +28,7 @@ from coach.store import SessionSummary, restore_session
 from coach.ui.context import AppContext, bind
 from coach.ui.i18n import Relabel, t
 from coach.ui.practice import LiveSession, PracticeScreen, PracticeView, empty_screen, render_screen
-from coach.ui.render import report_figure, report_markdown, write_downloads
+from coach.ui.render import report_chart_svg, report_markdown, write_downloads
 
 
 class ProgressScreen(NamedTuple):
@@ -41,7 +41,7 @@ class ReportScreen(NamedTuple):
     selected_id: int | None
     panel: dict
     report: str
-    chart: Figure | None
+    chart: str
     download_json: dict
     download_md: dict
     resume: dict
@@ -104,7 +104,7 @@ def open_report(app: AppContext, selection: gr.SelectData, profile: str | None, 
         selected_id=session_id,
         panel=gr.update(visible=True),
         report=report_markdown(report, session.rubric),
-        chart=report_figure(report),
+        chart=report_chart_svg(report),
         download_json=gr.update(value=json_path, visible=True),
         download_md=gr.update(value=markdown_path, visible=True),
         resume=gr.update(visible=not session.ended),
@@ -113,7 +113,7 @@ def open_report(app: AppContext, selection: gr.SelectData, profile: str | None, 
 
 def closed_report() -> ReportScreen:
     hidden = gr.update(value=None, visible=False)
-    return ReportScreen(None, gr.update(visible=False), "", None, hidden, hidden, gr.update(visible=False))
+    return ReportScreen(None, gr.update(visible=False), "", "", hidden, hidden, gr.update(visible=False))
 
 
 def resume_session(app: AppContext, selected_id: int | None, profile: str | None, request: gr.Request | None,
@@ -177,7 +177,7 @@ def build_progress_tab(app: AppContext, labels: Relabel, ui_lang: gr.State, prof
     progress_chart = gr.Plot(show_label=False, elem_id="progress-chart")
     with gr.Column(visible=False, elem_id="saved-report") as panel:
         report = gr.Markdown(elem_id="saved-report-text")
-        chart = gr.Plot(show_label=False)
+        chart = gr.HTML()
         with gr.Row():
             download_json = labels.make(gr.DownloadButton, {"label": "download_json"}, size="sm", visible=False)
             download_md = labels.make(gr.DownloadButton, {"label": "download_md"}, size="sm", visible=False)

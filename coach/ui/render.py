@@ -3,7 +3,7 @@
     chat_messages(session)          # Chatbot messages; learner and script text HTML-escaped
     tone_markdown(turn, lang), mood_meter_html(session, lang), feedback_markdown(session)
     briefing_markdown(scenario, lang)
-    report_markdown(report, rubric), report_figure(report)
+    report_markdown(report, rubric), report_chart_svg(report)
     write_downloads(report, folder) # (json path, markdown path)
 
 Learner replies and scenario texts are data, never markup. The Chatbot is built with
@@ -21,8 +21,6 @@ import re
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-
-from matplotlib.figure import Figure
 
 from coach.feedback import DIMENSION_NAMES, MESSAGES, VERDICT_NAMES, message
 from coach.labels import COARSE_TONES, DIMENSIONS
@@ -230,33 +228,75 @@ def _views_table(report: SessionReport) -> str:
     return "\n".join(table + [f"| {own} | {coach} |" for own, coach in zip(own_rows, coach_rows)])
 
 
-def report_figure(report: SessionReport) -> Figure:
-    """Mood over the encounter with the tone read at each reply, and the three scores per reply."""
+CHART_WIDTH, CHART_LEFT, CHART_RIGHT = 720, 64, 24
+MOOD_TOP, MOOD_HEIGHT, SCORE_TOP, SCORE_HEIGHT = 40, 170, 262, 110
+SCORE_SERIES = {"own": ("#1f5f8b", "circle"), "others": ("#b5542a", "square"), "customer": ("#3b7d3a", "triangle")}
+
+
+def report_chart_svg(report: SessionReport) -> str:
+    """The report's chart as inline SVG: the customer's mood with the tone read at each reply,
+    and the three scores per reply. Drawn here rather than by matplotlib, because encoding a
+    plot to PNG cost the server 80-100 ms at every ending; text labels and marker shapes carry
+    the meaning, not colour alone."""
     lang = report.lang
-    figure = Figure(figsize=(7.5, 4.8), layout="constrained")
-    mood_axes, score_axes = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-    turns = list(range(len(report.mood_curve)))
-    mood_axes.plot(turns, report.mood_curve, marker="o", color="#1f5f8b")
-    mood_axes.set_ylim(-0.5, MOOD_MAX + 1.5)
-    mood_axes.set_ylabel(t("chart_mood", lang))
-    mood_axes.set_title(t("mood_curve", lang))
-    mood_axes.grid(alpha=0.3)
+    turns = len(report.mood_curve)
+    step = (CHART_WIDTH - CHART_LEFT - CHART_RIGHT) / max(1, turns - 1)
+
+    def x(turn: int) -> float:
+        return CHART_LEFT + turn * step
+
+    def mood_y(mood: float) -> float:
+        return MOOD_TOP + MOOD_HEIGHT * (1 - mood / MOOD_MAX)
+
+    def score_y(score: float) -> float:
+        return SCORE_TOP + SCORE_HEIGHT * (1 - score)
+
+    def text(x_: float, y_: float, value: str, anchor: str = "middle", size: int = 11, weight: str = "normal") -> str:
+        return (f'<text x="{x_:.1f}" y="{y_:.1f}" text-anchor="{anchor}" font-size="{size}" font-weight="{weight}">'
+                f"{html.escape(value, quote=False)}</text>")  # fmt: skip
+
+    def marker(shape: str, x_: float, y_: float, color: str) -> str:
+        if shape == "square":
+            return f'<rect x="{x_ - 4:.1f}" y="{y_ - 4:.1f}" width="8" height="8" fill="{color}"/>'
+        if shape == "triangle":
+            return f'<polygon points="{x_:.1f},{y_ - 5:.1f} {x_ - 5:.1f},{y_ + 4:.1f} {x_ + 5:.1f},{y_ + 4:.1f}" fill="{color}"/>'
+        return f'<circle cx="{x_:.1f}" cy="{y_:.1f}" r="4" fill="{color}"/>'
+
+    parts = [text(CHART_LEFT, 24, t("mood_curve", lang), "start", 13, "bold")]
+    for level in (0, MOOD_MAX // 2, MOOD_MAX):
+        parts.append(f'<line x1="{CHART_LEFT}" x2="{CHART_WIDTH - CHART_RIGHT}" y1="{mood_y(level):.1f}" y2="{mood_y(level):.1f}" stroke="#ddd"/>')
+        parts.append(text(CHART_LEFT - 8, mood_y(level) + 4, str(level), "end"))
+    parts.append(text(14, MOOD_TOP + MOOD_HEIGHT / 2, t("chart_mood", lang), "middle", 10).replace(
+        "<text ", f'<text transform="rotate(-90 14 {MOOD_TOP + MOOD_HEIGHT / 2:.1f})" ', 1))
+    points = " ".join(f"{x(i):.1f},{mood_y(m):.1f}" for i, m in enumerate(report.mood_curve))
+    parts.append(f'<polyline class="pp-chart-mood" points="{points}" fill="none" stroke="#1f5f8b" stroke-width="2"/>')
+    parts += [marker("circle", x(i), mood_y(m), "#1f5f8b") for i, m in enumerate(report.mood_curve)]
     for point in report.tone_curve:
         label = f"{tone_name(point['tone'], lang)} {round(100 * point['confidence'])} %"
-        mood_axes.annotate(label, (point["turn"], report.mood_curve[point["turn"]]), textcoords="offset points",
-                           xytext=(0, 8), ha="center", fontsize=8)  # fmt: skip
-    markers = {"own": "o", "others": "s", "customer": "^"}
-    for d in DIMENSIONS:
+        parts.append(text(x(point["turn"]), mood_y(report.mood_curve[point["turn"]]) - 10, label, size=10))
+
+    for level in (0.0, 0.5, 1.0):
+        parts.append(f'<line x1="{CHART_LEFT}" x2="{CHART_WIDTH - CHART_RIGHT}" y1="{score_y(level):.1f}" y2="{score_y(level):.1f}" stroke="#ddd"/>')
+        parts.append(text(CHART_LEFT - 8, score_y(level) + 4, f"{level:g}", "end"))
+    parts.append(text(14, SCORE_TOP + SCORE_HEIGHT / 2, t("chart_score", lang), "middle", 10).replace(
+        "<text ", f'<text transform="rotate(-90 14 {SCORE_TOP + SCORE_HEIGHT / 2:.1f})" ', 1))
+    for d, (color, shape) in SCORE_SERIES.items():
         scores = [turn["dimensions"][d]["score"] for turn in report.turns]
-        score_axes.plot(turns[1:], scores, marker=markers[d], label=DIMENSION_NAMES[d][lang])
-    score_axes.set_ylim(-0.05, 1.05)
-    score_axes.set_ylabel(t("chart_score", lang))
-    score_axes.set_xlabel(t("chart_turn", lang))
-    score_axes.set_xticks(turns, [t("chart_start", lang)] + [str(n) for n in turns[1:]])
-    score_axes.grid(alpha=0.3)
-    if report.turns:
-        score_axes.legend(fontsize=8, loc="lower left")
-    return figure
+        if scores:
+            points = " ".join(f"{x(i + 1):.1f},{score_y(v):.1f}" for i, v in enumerate(scores))
+            parts.append(f'<polyline class="pp-chart-{d}" points="{points}" fill="none" stroke="{color}" stroke-width="2"/>')
+            parts += [marker(shape, x(i + 1), score_y(v), color) for i, v in enumerate(scores)]
+    legend_y = SCORE_TOP + SCORE_HEIGHT + 44
+    for column, (d, (color, shape)) in enumerate(SCORE_SERIES.items()):
+        left = CHART_LEFT + column * 200
+        parts += [marker(shape, left + 6, legend_y - 4, color), text(left + 16, legend_y, DIMENSION_NAMES[d][lang], "start")]
+    ticks = [t("chart_start", lang)] + [str(n) for n in range(1, turns)]
+    parts += [text(x(i), SCORE_TOP + SCORE_HEIGHT + 18, tick) for i, tick in enumerate(ticks)]
+    height = legend_y + 12
+    title = f"{t('mood_curve', lang)}; {t('chart_score', lang)}"
+    return (f'<svg class="pp-report-chart" role="img" aria-label="{html.escape(title)}" viewBox="0 0 {CHART_WIDTH} {height}" '
+            f'width="100%" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif"><title>{html.escape(title, quote=False)}</title>'
+            + "".join(parts) + "</svg>")  # fmt: skip
 
 
 def write_downloads(report: SessionReport, folder: Path) -> tuple[str, str]:
