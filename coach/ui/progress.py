@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 import pandas as pd
-from matplotlib.dates import ConciseDateFormatter
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
 from coach.errors import UserError
@@ -80,7 +80,10 @@ def progress_figure(sessions: list[SessionSummary], lang: str) -> Figure:
         axes.set_title(DIMENSION_NAMES[d][lang])
         axes.set_ylim(-5, 105)
         axes.grid(alpha=0.3)
-        axes.xaxis.set_major_formatter(ConciseDateFormatter(axes.xaxis.get_major_locator()))
+        # Three or four date ticks: the panels are narrow, and more labels run into each other.
+        locator = AutoDateLocator(minticks=2, maxticks=4)
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     figure.axes[0].set_ylabel(t("chart_score_100", lang))
     return figure
 

@@ -273,7 +273,9 @@ def report_chart_svg(report: SessionReport) -> str:
     parts += [marker("circle", x(i), mood_y(m), "#1f5f8b") for i, m in enumerate(report.mood_curve)]
     for point in report.tone_curve:
         label = f"{tone_name(point['tone'], lang)} {round(100 * point['confidence'])} %"
-        parts.append(text(x(point["turn"]), mood_y(report.mood_curve[point["turn"]]) - 10, label, size=10))
+        last = point["turn"] == turns - 1  # the last label ends at its point, inside the chart
+        parts.append(text(x(point["turn"]) + (6 if last else 0), mood_y(report.mood_curve[point["turn"]]) - 10, label,
+                          "end" if last else "middle", size=10))  # fmt: skip
 
     for level in (0.0, 0.5, 1.0):
         parts.append(f'<line x1="{CHART_LEFT}" x2="{CHART_WIDTH - CHART_RIGHT}" y1="{score_y(level):.1f}" y2="{score_y(level):.1f}" stroke="#ddd"/>')
@@ -295,7 +297,7 @@ def report_chart_svg(report: SessionReport) -> str:
     height = legend_y + 12
     title = f"{t('mood_curve', lang)}; {t('chart_score', lang)}"
     return (f'<svg class="pp-report-chart" role="img" aria-label="{html.escape(title)}" viewBox="0 0 {CHART_WIDTH} {height}" '
-            f'width="100%" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif"><title>{html.escape(title, quote=False)}</title>'
+            f'width="100%" style="max-width: {CHART_WIDTH}px" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif"><title>{html.escape(title, quote=False)}</title>'
             + "".join(parts) + "</svg>")  # fmt: skip
 
 
