@@ -140,6 +140,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "“{quote}” leaves the customer where they were. Add what happens next.",
         "fi": "”{quote}” jättää asiakkaan tyhjän päälle. Kerro mitä seuraavaksi tapahtuu.",
     },
+    "customer_vague": {
+        "en": "You offered help: “{quote}”. Make it concrete: what happens next, and when.",
+        "fi": "Tarjosit apua: ”{quote}”. Tee siitä konkreettinen: mitä seuraavaksi tapahtuu ja milloin.",
+    },
     "customer_flustered": {
         "en": "“{quote}” hands the customer your worry instead of a way forward. Say one thing you will do now.",
         "fi": "”{quote}” antaa asiakkaalle huolesi eikä suuntaa. Kerro yksi asia, jonka teet nyt.",

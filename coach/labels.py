@@ -39,4 +39,5 @@ SERVICE_MOVES: tuple[str, ...] = (
     # The worker's own state leaking into the words (the own-experience dimension):
     "defensive_or_irritated",  # snapping back, exasperation, defending oneself at the customer's expense
     "panicked_or_helpless",  # fluster, repeated frantic apologies, "I don't know what to do", giving up
+    "vague_promise",  # "we'll look into it": help promised, but no action, time or person the customer can hold on to
 )

@@ -172,7 +172,7 @@ ANCHORS: tuple[Anchor, ...] = (
     Anchor("panic", "Oh no, sorry sorry, I don't know what to do!", {"anxious": 0.9},
            {"apologises": 0.97, "panicked_or_helpless": 0.97}, {"own": "poor"}, {"own": "own_panic"}),
     Anchor("empathy without action", "I understand, that sounds really frustrating.", {"warm": 0.9},
-           {"acknowledges_feeling": 0.97}, {"own": "good", "others": "good"}),
+           {"acknowledges_feeling": 0.97}, {"own": "good", "others": "good", "customer": "poor"}),
     Anchor("action without empathy", "I'll sort it out and call you tomorrow by 10.", {"calm": 0.9},
            {"takes_ownership": 0.97, "concrete_next_step": 0.97}, {"own": "good", "others": "mixed", "customer": "good"}),
     Anchor("the whole move", "That's maddening, I'm sorry. I'll sort it out and call you by 10 tomorrow.", {"warm": 0.9},
@@ -180,6 +180,7 @@ ANCHORS: tuple[Anchor, ...] = (
            {"own": "good", "others": "good", "customer": "good"}),
     Anchor("bouncing (pompottelu)", "That's not our department, ask at the tools desk.", {"calm": 0.9},
            {"deflects": 0.97}, {"customer": "poor"}, {"customer": "customer_deflects"}),
+    Anchor("a vague promise", "We'll look into it.", {"calm": 0.9}, {"vague_promise": 0.97}, {"customer": "mixed"}),
     Anchor("policy wall", "Rules are rules.", {"calm": 0.9}, {"hides_behind_policy": 0.97}, {"customer": "poor"}),
     Anchor("one word", "Okay.", {"calm": 0.9}, {}, {"customer": "poor"}, {"customer": "customer_curt"}),
 )  # fmt: skip

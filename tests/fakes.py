@@ -29,6 +29,7 @@ MOVE_CUES = {
     "sarcasm": ("as i already said", "kuten jo sanoin", "wow, really"),
     "defensive_or_irritated": ("not our fault", "ei meidän vika", "no need to shout", "ei tarvii huutaa"),
     "panicked_or_helpless": ("oh no", "voi ei", "i don't know what to do", "en tiedä mitä tehdä"),
+    "vague_promise": ("we'll look into it", "katotaan", "katsotaan"),
 }
 
 

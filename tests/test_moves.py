@@ -19,7 +19,8 @@ def test_the_project_data_is_large_balanced_and_labelled_with_known_moves():
     y = targets(examples)
     for lang, rows in by_lang.items():
         counts = targets(rows).sum(axis=0)
-        assert counts.min() >= 60, (lang, dict(zip(SERVICE_MOVES, counts)))
+        # every move needs enough examples for a test split of about ten per language
+        assert counts.min() >= 50, (lang, dict(zip(SERVICE_MOVES, counts)))
     assert y.shape == (len(examples), len(SERVICE_MOVES))
 
 

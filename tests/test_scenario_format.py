@@ -203,7 +203,8 @@ EXPECTED: dict[str, list[tuple[int, int | None, str]]] = {
             (
                 "unknown service move 'deflect'; expected one of: acknowledges_feeling, apologises, "
                 "takes_ownership, concrete_next_step, asks_clarifying, deflects, blames_customer, "
-                "hides_behind_policy, sarcasm, defensive_or_irritated, panicked_or_helpless (did you mean 'deflects'?)"
+                "hides_behind_policy, sarcasm, defensive_or_irritated, panicked_or_helpless, vague_promise "
+                "(did you mean 'deflects'?)"
             ),
         ),
         (

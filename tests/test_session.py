@@ -62,8 +62,10 @@ def test_mirroring_counts_only_against_an_upset_customer():
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
-        # empathy without action: respectful, but the customer is left without a step
-        ("I understand, that sounds really frustrating.", {"own": "good", "others": "good", "customer": "mixed"}),
+        # empathy without action: respectful, but the customer is left without a step (docs/rubric.md)
+        ("I understand, that sounds really frustrating.", {"own": "good", "others": "good", "customer": "poor"}),
+        # help promised without a step: not nothing, not yet a step
+        ("I'm sorry, we'll look into it.", {"customer": "mixed"}),
         # action without empathy
         ("I'll sort it out and call you tomorrow by 10.", {"own": "good", "others": "mixed", "customer": "good"}),
         # bouncing, the pompottelu failure
