@@ -186,8 +186,9 @@ def per_move_f1(y: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray
     return {m: round(float(v), 3) for m, v in zip(SERVICE_MOVES, scores)}
 
 
-def train_moves(config: MovesTrainingConfig = MovesTrainingConfig(), paths=DATA_FILES) -> dict:
+def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> dict:
     """Fine-tune, choose the epoch and thresholds on dev, report test F1 per language, write the model."""
+    config = config or MovesTrainingConfig()
     from sklearn.metrics import f1_score
 
     from coach.encoder import EncoderConfig, load_encoder
@@ -258,9 +259,9 @@ def train_moves(config: MovesTrainingConfig = MovesTrainingConfig(), paths=DATA_
         rows = np.flatnonzero(test & np.array([e.lang == lang for e in examples]))
         if len(rows):
             f1 = per_move_f1(y[rows], _probabilities(heads, states, rows), thresholds)
-            report[lang] = {"n_test": int(len(rows)), "macro_f1": round(float(np.mean(list(f1.values()))), 3), "per_move_f1": f1}
+            report[lang] = {"n_test": len(rows), "macro_f1": round(float(np.mean(list(f1.values()))), 3), "per_move_f1": f1}
     return write_model(config, best["state"], thresholds, {
-        "n_train": int(len(train_rows)), "n_dev": int(len(dev_rows)), "best_epoch": best["epoch"], "history": history,
+        "n_train": len(train_rows), "n_dev": len(dev_rows), "best_epoch": best["epoch"], "history": history,
         "test": report, "training_seconds": round(time.time() - started),
     })  # fmt: skip
 

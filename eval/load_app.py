@@ -146,7 +146,7 @@ def serve(real: bool, port: int, workdir: Path) -> None:
 
 def time_reply_handler(log: Path) -> None:
     """Log the server-side time of every /reply call (analysis, store, render) to ``log``, in ms."""
-    import coach.ui.practice as practice
+    from coach.ui import practice
 
     handler, out = practice.send_reply, log.open("a", buffering=1)
 
