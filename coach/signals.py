@@ -2,7 +2,7 @@
 
 Scenario branches (coach/scenario.py) and the coach's rubric (coach/rubric.py) look only at a
 ``ReplySignals``; they never call a model. The real analyser builds one from the tone and
-moves heads; tests and scripted play build them by hand.
+moves models; tests and scripted play build them by hand.
 """
 
 from __future__ import annotations
