@@ -32,7 +32,7 @@ from coach.corpora import in_dev_split
 from coach.errors import UserError
 from coach.labels import LANGUAGES, SERVICE_MOVES
 from coach.paths import REPO_ROOT
-from coach.tone import MAX_TOKENS, TopHeads, lower_layers_forward, normalise_for_model
+from coach.tone import MAX_TOKENS, TopHeads, lower_state_batches, normalise_for_model
 
 DATA_FILES = tuple(REPO_ROOT / "models" / "data" / f"service_moves.{lang}.jsonl" for lang in LANGUAGES)
 DEFAULT_MODEL = REPO_ROOT / "models" / "moves"
@@ -121,10 +121,6 @@ class MovesModel:
         self.heads.eval()
         self.thresholds = np.asarray(self.manifest["thresholds"], dtype=np.float32)
 
-    @property
-    def metadata(self) -> dict:
-        return self.manifest
-
     @torch.inference_mode()
     def from_states(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
         _, logits = self.heads(hidden, attention_mask)
@@ -137,46 +133,16 @@ class MovesModel:
     @torch.inference_mode()
     def predict(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Probabilities (n, len(SERVICE_MOVES)) with this model's own pass through the lower layers."""
-        model = self.encoder.model
         out = np.zeros((len(texts), len(SERVICE_MOVES)), dtype=np.float32)
+        lower = self.encoder.model.encoder.layer[: self.first_trained_layer]
         cleaned = [normalise_for_model(t) for t in texts]
-        order = sorted(range(len(texts)), key=lambda i: len(cleaned[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            batch = self.encoder.tokenize([cleaned[i] for i in chunk], max_length=MAX_TOKENS)
-            out[chunk] = self.from_states(lower_layers_forward(model, model.encoder.layer[: self.first_trained_layer], batch),
-                                          batch["attention_mask"])  # fmt: skip
+        for chunk, hidden, mask in lower_state_batches(self.encoder, lower, cleaned, batch_size, MAX_TOKENS):
+            out[chunk] = self.from_states(hidden, mask)
         return out
 
     @staticmethod
     def as_dicts(probabilities: np.ndarray) -> list[dict[str, float]]:
         return [dict(zip(SERVICE_MOVES, row.tolist())) for row in probabilities]
-
-
-def _lower_states(encoder, texts: list[str], config: MovesTrainingConfig) -> list[torch.Tensor]:
-    model = encoder.model
-    states: list[torch.Tensor] = [None] * len(texts)  # type: ignore[list-item]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    with torch.inference_mode():
-        for start in range(0, len(order), 64):
-            chunk = order[start : start + 64]
-            batch = encoder.tokenize([texts[i] for i in chunk], max_length=config.max_tokens)
-            hidden = lower_layers_forward(model, model.encoder.layer[: config.first_trained_layer], batch)
-            for row, i in enumerate(chunk):
-                states[i] = hidden[row, : int(batch["attention_mask"][row].sum())].clone()
-    return states
-
-
-def _probabilities(heads: TopHeads, states: list[torch.Tensor], rows: np.ndarray) -> np.ndarray:
-    from coach.tone_training import pad_states
-
-    heads.eval()
-    out = np.zeros((len(rows), len(SERVICE_MOVES)), dtype=np.float32)
-    with torch.inference_mode():
-        for start in range(0, len(rows), 64):
-            hidden, mask = pad_states([states[i] for i in rows[start : start + 64]])
-            out[start : start + 64] = torch.sigmoid(heads(hidden, mask)[1]["moves"]).numpy()
-    return out
 
 
 def per_move_f1(y: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray) -> dict[str, float]:
@@ -188,12 +154,12 @@ def per_move_f1(y: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray
 
 def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> dict:
     """Fine-tune, choose the epoch and thresholds on dev, report test F1 per language, write the model."""
-    config = config or MovesTrainingConfig()
     from sklearn.metrics import f1_score
 
     from coach.encoder import EncoderConfig, load_encoder
-    from coach.tone_training import THRESHOLD_GRID, pad_states
+    from coach.tone_training import head_probabilities, pad_states, tune_thresholds, unpadded_lower_states
 
+    config = config or MovesTrainingConfig()
     started = time.time()
     random.seed(config.seed)
     np.random.seed(config.seed)
@@ -208,10 +174,16 @@ def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> 
     dev_rows = np.flatnonzero(dev)
 
     encoder = load_encoder(EncoderConfig())
-    states = _lower_states(encoder, [normalise_for_model(e.reply) for e in examples], config)
+    states = unpadded_lower_states(encoder, [normalise_for_model(e.reply) for e in examples],
+                                   config.first_trained_layer, config.max_tokens)  # fmt: skip
+
     model = encoder.model
     heads = TopHeads(copy.deepcopy(model.encoder.layer[config.first_trained_layer :]), model.config,
                      outputs={"moves": len(SERVICE_MOVES)})  # fmt: skip
+
+    def probabilities(rows: np.ndarray) -> np.ndarray:
+        return head_probabilities(heads, [states[i] for i in rows], "moves")
+
     for parameter in heads.parameters():
         parameter.requires_grad_(True)
     optimizer = torch.optim.AdamW([{"params": heads.layers.parameters(), "lr": config.layer_lr},
@@ -242,23 +214,19 @@ def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> 
             optimizer.step()
             scheduler.step()
             running += loss.item() * len(rows)
-        dev_f1 = float(f1_score(y[dev_rows], _probabilities(heads, states, dev_rows) >= 0.5, average="macro", zero_division=0))
+        dev_f1 = float(f1_score(y[dev_rows], probabilities(dev_rows) >= 0.5, average="macro", zero_division=0))
         history.append({"epoch": epoch, "train_loss": round(running / len(order), 4), "dev_macro_f1": round(dev_f1, 4)})
         print(json.dumps(history[-1]), flush=True)
         if dev_f1 > best["f1"]:
             best = {"f1": dev_f1, "epoch": epoch, "state": {k: v.detach().clone() for k, v in heads.state_dict().items()}}
 
     heads.load_state_dict(best["state"])
-    dev_probabilities = _probabilities(heads, states, dev_rows)
-    thresholds = np.array([
-        THRESHOLD_GRID[int(np.argmax([f1_score(y[dev_rows, j], dev_probabilities[:, j] >= t, zero_division=0) for t in THRESHOLD_GRID]))]
-        for j in range(len(SERVICE_MOVES))
-    ], dtype=np.float32)  # fmt: skip
+    thresholds = tune_thresholds(probabilities(dev_rows), y[dev_rows])
     report = {}
     for lang in LANGUAGES:
         rows = np.flatnonzero(test & np.array([e.lang == lang for e in examples]))
         if len(rows):
-            f1 = per_move_f1(y[rows], _probabilities(heads, states, rows), thresholds)
+            f1 = per_move_f1(y[rows], probabilities(rows), thresholds)
             report[lang] = {"n_test": len(rows), "macro_f1": round(float(np.mean(list(f1.values()))), 3), "per_move_f1": f1}
     return write_model(config, best["state"], thresholds, {
         "n_train": len(train_rows), "n_dev": len(dev_rows), "best_epoch": best["epoch"], "history": history,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,20 +200,15 @@ class ToneClassifier:
         built on layer ``first_trained`` costs no second pass through the lower layers); their
         outputs come back in the probabilities dict under their names.
         """
-        model = self.encoder.model
         n = len(texts)
         probs = {name: np.zeros((n, len(labels)), dtype=np.float32) for name, labels in TAXONOMIES.items()}
         cleaned = [normalise_for_model(t) for t in texts]
-        order = sorted(range(n), key=lambda i: len(cleaned[i]))
-        for start in range(0, n, batch_size):
-            chunk = order[start : start + batch_size]
-            batch = self.encoder.tokenize([cleaned[i] for i in chunk], max_length=MAX_TOKENS)
-            hidden = lower_layers_forward(model, self.lower, batch)
-            _, logits = self.heads(hidden, batch["attention_mask"])
+        for chunk, hidden, mask in lower_state_batches(self.encoder, self.lower, cleaned, batch_size, MAX_TOKENS):
+            _, logits = self.heads(hidden, mask)
             for name, values in logits.items():
                 probs[name][chunk] = torch.sigmoid(values).numpy()
             for name, head in (extra_heads or {}).items():
-                values = head(hidden, batch["attention_mask"])
+                values = head(hidden, mask)
                 probs.setdefault(name, np.zeros((n, values.shape[1]), dtype=np.float32))[chunk] = values
         return probs
 
@@ -256,6 +251,20 @@ def _quantised(layers: nn.ModuleList) -> nn.ModuleList:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch announces a future move of its quantised tensor types
         return quantize_dynamic(layers, chosen, dtype=torch.qint8)
+
+
+def lower_state_batches(encoder, lower_layers: nn.ModuleList, texts: list[str], batch_size: int,
+                        max_length: int) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:  # fmt: skip
+    """(indices into ``texts``, hidden states after ``lower_layers``, attention mask) per batch.
+
+    ``texts`` are already normalised. Batches hold texts of similar length (less padding), so
+    callers write results back by the indices. Runs in the caller's grad mode.
+    """
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        batch = encoder.tokenize([texts[i] for i in chunk], max_length=max_length)
+        yield chunk, lower_layers_forward(encoder.model, lower_layers, batch), batch["attention_mask"]
 
 
 def lower_layers_forward(model, lower_layers, batch) -> torch.Tensor:

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from coach.corpora import TAXONOMIES, in_dev_split, read_corpus
 from coach.encoder import EncoderConfig, load_encoder
 from coach.paths import shared_data_dir
-from coach.tone import TopHeads, decisions, lower_layers_forward, normalise_for_model
+from coach.tone import TopHeads, decisions, lower_state_batches, normalise_for_model
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.91, 0.025), 3)
 
@@ -102,22 +102,25 @@ def load_splits(config: ToneTrainingConfig) -> tuple[list[Split], list[Split]]:
 
 
 @torch.inference_mode()
+def unpadded_lower_states(encoder, texts: list[str], first_trained: int, max_tokens: int, dtype=torch.float32,
+                          progress: tqdm | None = None) -> list[torch.Tensor]:  # fmt: skip
+    """Each (normalised) text's hidden states at layer ``first_trained``, without padding, in input order."""
+    states: list[torch.Tensor] = [None] * len(texts)  # type: ignore[list-item]
+    lower = encoder.model.encoder.layer[:first_trained]
+    for chunk, hidden, mask in lower_state_batches(encoder, lower, texts, 64, max_tokens):
+        hidden, lengths = hidden.to(dtype), mask.sum(1).tolist()
+        for row, i in enumerate(chunk):
+            states[i] = hidden[row, : lengths[row]].clone()
+        if progress is not None:
+            progress.update(len(chunk))
+    return states
+
+
 def cache_lower_states(encoder, splits: list[Split], first_trained: int, max_tokens: int) -> None:
-    model = encoder.model
-    lower = model.encoder.layer[:first_trained]
     total = sum(len(s.texts) for s in splits)
     with tqdm(total=total, desc="caching lower-layer states", unit="text") as bar:
         for s in splits:
-            s.states = [None] * len(s.texts)
-            order = sorted(range(len(s.texts)), key=lambda i: len(s.texts[i]))
-            for start in range(0, len(order), 64):
-                chunk = order[start : start + 64]
-                batch = encoder.tokenize([s.texts[i] for i in chunk], max_length=max_tokens)
-                hidden = lower_layers_forward(model, lower, batch).half()
-                lengths = batch["attention_mask"].sum(1).tolist()
-                for row, i in enumerate(chunk):
-                    s.states[i] = hidden[row, : lengths[row]].clone()
-                bar.update(len(chunk))
+            s.states = unpadded_lower_states(encoder, s.texts, first_trained, max_tokens, torch.float16, bar)
 
 
 def cached_states(encoder, splits: list[Split], config: ToneTrainingConfig) -> None:
@@ -167,15 +170,16 @@ def _batches(splits: list[Split], batch_size: int, rng: random.Random, xed_repea
 
 
 @torch.inference_mode()
-def predict(heads: TopHeads, s: Split, batch_size: int = 128) -> np.ndarray:
+def head_probabilities(heads: TopHeads, states: list[torch.Tensor], output: str, batch_size: int = 128) -> np.ndarray:
+    """Sigmoid probabilities of ``heads``' output ``output`` for cached states, in their order."""
     heads.eval()
-    out = np.zeros_like(s.targets)
-    order = sorted(range(len(s.texts)), key=lambda i: s.states[i].shape[0])
+    out = np.zeros((len(states), heads.heads[output].out_features), dtype=np.float32)
+    order = sorted(range(len(states)), key=lambda i: states[i].shape[0])
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        hidden, mask = pad_states([s.states[i] for i in chunk])
+        hidden, mask = pad_states([states[i] for i in chunk])
         _, logits = heads(hidden, mask)
-        out[chunk] = torch.sigmoid(logits[s.taxonomy]).numpy()
+        out[chunk] = torch.sigmoid(logits[output]).numpy()
     return out
 
 
@@ -204,7 +208,7 @@ def evaluate_dev(heads: TopHeads, dev: list[Split]) -> tuple[dict, dict, dict]:
     """Dev metrics with thresholds tuned on dev: per split, and thresholds by taxonomy/lang."""
     metrics, thresholds, probabilities = {}, {}, {}
     for s in dev:
-        probabilities[s.taxonomy, s.lang] = predict(heads, s)
+        probabilities[s.taxonomy, s.lang] = head_probabilities(heads, s.states, s.taxonomy)
     for taxonomy, labels in TAXONOMIES.items():
         keys = [k for k in probabilities if k[0] == taxonomy]
         pooled_p = np.concatenate([probabilities[k] for k in keys])

@@ -251,8 +251,10 @@ def report_chart_svg(report: SessionReport) -> str:
     def score_y(score: float) -> float:
         return SCORE_TOP + SCORE_HEIGHT * (1 - score)
 
-    def text(x_: float, y_: float, value: str, anchor: str = "middle", size: int = 11, weight: str = "normal") -> str:
-        return (f'<text x="{x_:.1f}" y="{y_:.1f}" text-anchor="{anchor}" font-size="{size}" font-weight="{weight}">'
+    def text(x_: float, y_: float, value: str, anchor: str = "middle", size: int = 11, weight: str = "normal",
+             vertical: bool = False) -> str:  # fmt: skip
+        turn = f' transform="rotate(-90 {x_:.1f} {y_:.1f})"' if vertical else ""
+        return (f'<text x="{x_:.1f}" y="{y_:.1f}"{turn} text-anchor="{anchor}" font-size="{size}" font-weight="{weight}">'
                 f"{html.escape(value, quote=False)}</text>")  # fmt: skip
 
     def marker(shape: str, x_: float, y_: float, color: str) -> str:
@@ -266,8 +268,7 @@ def report_chart_svg(report: SessionReport) -> str:
     for level in (0, MOOD_MAX // 2, MOOD_MAX):
         parts.append(f'<line x1="{CHART_LEFT}" x2="{CHART_WIDTH - CHART_RIGHT}" y1="{mood_y(level):.1f}" y2="{mood_y(level):.1f}" stroke="#ddd"/>')
         parts.append(text(CHART_LEFT - 8, mood_y(level) + 4, str(level), "end"))
-    parts.append(text(14, MOOD_TOP + MOOD_HEIGHT / 2, t("chart_mood", lang), "middle", 10).replace(
-        "<text ", f'<text transform="rotate(-90 14 {MOOD_TOP + MOOD_HEIGHT / 2:.1f})" ', 1))
+    parts.append(text(14, MOOD_TOP + MOOD_HEIGHT / 2, t("chart_mood", lang), size=10, vertical=True))
     points = " ".join(f"{x(i):.1f},{mood_y(m):.1f}" for i, m in enumerate(report.mood_curve))
     parts.append(f'<polyline class="pp-chart-mood" points="{points}" fill="none" stroke="#1f5f8b" stroke-width="2"/>')
     parts += [marker("circle", x(i), mood_y(m), "#1f5f8b") for i, m in enumerate(report.mood_curve)]
@@ -280,8 +281,7 @@ def report_chart_svg(report: SessionReport) -> str:
     for level in (0.0, 0.5, 1.0):
         parts.append(f'<line x1="{CHART_LEFT}" x2="{CHART_WIDTH - CHART_RIGHT}" y1="{score_y(level):.1f}" y2="{score_y(level):.1f}" stroke="#ddd"/>')
         parts.append(text(CHART_LEFT - 8, score_y(level) + 4, f"{level:g}", "end"))
-    parts.append(text(14, SCORE_TOP + SCORE_HEIGHT / 2, t("chart_score", lang), "middle", 10).replace(
-        "<text ", f'<text transform="rotate(-90 14 {SCORE_TOP + SCORE_HEIGHT / 2:.1f})" ', 1))
+    parts.append(text(14, SCORE_TOP + SCORE_HEIGHT / 2, t("chart_score", lang), size=10, vertical=True))
     for d, (color, shape) in SCORE_SERIES.items():
         scores = [turn["dimensions"][d]["score"] for turn in report.turns]
         if scores:
