@@ -30,6 +30,7 @@ from torch import nn
 
 from coach.corpora import in_dev_split
 from coach.errors import UserError
+from coach.int8 import calibrate, chosen_precision
 from coach.labels import LANGUAGES, SERVICE_MOVES
 from coach.paths import REPO_ROOT
 from coach.tone import MAX_TOKENS, TopHeads, lower_state_batches, normalise_for_model
@@ -99,7 +100,7 @@ class MovesTrainingConfig:
 class MovesModel:
     """Move probabilities from text, or from lower-layer states another model already computed."""
 
-    def __init__(self, encoder, folder: Path = DEFAULT_MODEL):
+    def __init__(self, encoder, folder: Path = DEFAULT_MODEL, int8: bool | None = None):
         from safetensors.torch import load_file
 
         config_path = Path(folder) / CONFIG_FILE
@@ -120,6 +121,10 @@ class MovesModel:
             raise UserError(f"{folder}: the moves weights are missing or do not fit this encoder ({err}).") from err
         self.heads.eval()
         self.thresholds = np.asarray(self.manifest["thresholds"], dtype=np.float32)
+        # int8 as in ToneClassifier; the lower layers serve ``predict`` (its own pass) only.
+        self.int8, layers = chosen_precision(folder, int8, {"lower": model.encoder.layer[: self.first_trained_layer],
+                                                            "layers": self.heads.layers})  # fmt: skip
+        self.lower, self.heads.layers = layers["lower"], layers["layers"]
 
     @torch.inference_mode()
     def from_states(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
@@ -134,11 +139,16 @@ class MovesModel:
     def predict(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Probabilities (n, len(SERVICE_MOVES)) with this model's own pass through the lower layers."""
         out = np.zeros((len(texts), len(SERVICE_MOVES)), dtype=np.float32)
-        lower = self.encoder.model.encoder.layer[: self.first_trained_layer]
         cleaned = [normalise_for_model(t) for t in texts]
-        for chunk, hidden, mask in lower_state_batches(self.encoder, lower, cleaned, batch_size, MAX_TOKENS):
+        for chunk, hidden, mask in lower_state_batches(self.encoder, self.lower, cleaned, batch_size, MAX_TOKENS):
             out[chunk] = self.from_states(hidden, mask)
         return out
+
+    def calibration(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """Input ranges of every linear map while the fp32 model reads ``texts`` (for ``coach.int8``)."""
+        if self.int8:
+            raise ValueError("calibrate the fp32 model: load it with int8=False")
+        return calibrate({"lower": self.lower, "layers": self.heads.layers}, run=lambda: self.predict(texts))
 
     @staticmethod
     def as_dicts(probabilities: np.ndarray) -> list[dict[str, float]]:

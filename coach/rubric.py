@@ -24,7 +24,7 @@ from coach.labels import COARSE_TONES, DIMENSIONS, SERVICE_MOVES
 RUBRIC_FILE = Path(__file__).with_name("rubric.yaml")
 PENALTY_MODES = ("sum", "worst")
 CONTEXT_SIGNALS = ("context.mirroring", "context.panic_apology", "context.curt", "context.irritation_leak",
-                   "context.bounce", "context.clear_sarcasm")  # fmt: skip
+                   "context.anxiety_leak", "context.sadness_leak", "context.bounce", "context.clear_sarcasm")  # fmt: skip
 CLEAR_SARCASM_FROM = 0.7
 KNOWN_SIGNALS = (
     tuple(f"tone.{t}" for t in COARSE_TONES) + tuple(f"move.{m}" for m in SERVICE_MOVES) + CONTEXT_SIGNALS
@@ -114,8 +114,12 @@ def rubric_signals(tone_scores: dict[str, float], moves: dict[str, float], reply
     signals["context.mirroring"] = hostile if upset else 0.0
     signals["context.panic_apology"] = min(signals["move.apologises"], signals["tone.anxious"])
     signals["context.curt"] = 1.0 if len(_WORD.findall(reply)) <= 2 else 0.0
-    # Emotion words inside an acknowledgement ("I get why you're angry") describe the customer.
-    signals["context.irritation_leak"] = signals["tone.irritated"] * (1.0 - signals["move.acknowledges_feeling"])
+    # Emotion words inside an acknowledgement ("I get why you're angry", "how worrying, I'm so
+    # sorry for your loss") describe the customer, not the worker.
+    not_acknowledging = 1.0 - signals["move.acknowledges_feeling"]
+    signals["context.irritation_leak"] = signals["tone.irritated"] * not_acknowledging
+    signals["context.anxiety_leak"] = signals["tone.anxious"] * not_acknowledging
+    signals["context.sadness_leak"] = signals["tone.downcast"] * not_acknowledging
     # Sending someone onward is a bounce only when nobody owns the case on the way.
     signals["context.bounce"] = signals["move.deflects"] * (1.0 - signals["move.takes_ownership"])
     # Only a confident sarcasm reading counts in full: the detector also fires weakly on sincere replies.

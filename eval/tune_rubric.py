@@ -4,9 +4,10 @@
     python eval/tune_rubric.py --gold eval/data/gold_test.jsonl --quiet   # the held-out report
     python eval/tune_rubric.py --search                 # fit the numbers of the table on gold_dev
     python eval/tune_rubric.py --search --write         # ... and write them into rubric.yaml and docs/rubric.md
+    python eval/tune_rubric.py --folds 4                # how well a fit generalises: fit on 3/4, score the rest
 
-The analyses of the gold replies are cached in --cache (keyed by the tone and moves artifacts'
-modification times), so after the first run each edit of the rule table is scored in a second.
+The analyses of the gold replies are cached in --cache (keyed by the modification times of the
+tone and moves weights and int8 calibrations), so after the first run each edit of the rule table is scored in a second.
 Tune on gold_dev only; gold_test is for reporting.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from coach.analysis import ReplyAnalysis
 from coach.evaluate.replies import parse_record, verdict_metrics
+from coach.int8 import CALIBRATION_FILE
 from coach.labels import DIMENSIONS, LANGUAGES
 from coach.paths import REPO_ROOT
 from coach.rubric import RUBRIC_FILE, anchor_violations, parse_rubric
@@ -32,8 +34,10 @@ MIN_WEIGHT, MAX_WEIGHT = 0.02, 1.5
 
 
 def cached_analyses(records, cache: Path) -> list[ReplyAnalysis]:
-    artifacts = [REPO_ROOT / "models" / "tone" / "tone_weights.safetensors", REPO_ROOT / "models" / "moves" / "moves_weights.safetensors"]
-    key = hashlib.sha256(json.dumps([r.reply for r in records] + [p.stat().st_mtime for p in artifacts]).encode()).hexdigest()[:16]
+    artifacts = [REPO_ROOT / "models" / model / name for model in ("tone", "moves")
+                 for name in (f"{model}_weights.safetensors", CALIBRATION_FILE)]  # fmt: skip
+    stamps = [p.stat().st_mtime if p.is_file() else None for p in artifacts]
+    key = hashlib.sha256(json.dumps([r.reply for r in records] + stamps).encode()).hexdigest()[:16]
     path = cache / f"analyses-{key}.json"
     if path.is_file():
         return [ReplyAnalysis.from_record(r) for r in json.loads(path.read_text())]
@@ -155,12 +159,16 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="only the summary, no disagreement list")
     parser.add_argument("--search", action="store_true", help="fit the table's numbers and print them")
     parser.add_argument("--write", action="store_true", help="with --search: write the fitted numbers into rubric.yaml and docs")
+    parser.add_argument("--folds", type=int, help="cross-validate the fit: fit on all folds but one, score that one, pool")
     args = parser.parse_args()
     import yaml
 
     raw = yaml.safe_load(RUBRIC_FILE.read_text())
     records = [parse_record(i, json.loads(line)) for i, line in enumerate(args.gold.read_text().splitlines(), 1) if line.strip()]
     analyses = cached_analyses(records, args.cache)
+    if args.folds:
+        print_metrics(cross_validated(raw, records, analyses, args.folds))
+        return
     if args.search:
         raw = search(raw, records, analyses)
         for name, table in raw["dimensions"].items():
@@ -170,17 +178,34 @@ def main() -> None:
             write_numbers(raw)
             print(f"wrote {RUBRIC_FILE} and {DOCS_FILE}")
         args.quiet = True
-    rubric = parse_rubric(raw, RUBRIC_FILE)
+    print_metrics(verdict_metrics(scored_rows(parse_rubric(raw, RUBRIC_FILE), records, analyses, show_errors=not args.quiet)))
+
+
+def scored_rows(rubric, records, analyses, show_errors: bool = False) -> list[dict]:
     rows = []
     for record, analysis in zip(records, analyses):
         feedback = assess_reply(analysis, record.lang, record.customer_mood, rubric=rubric)
         rows.append({"lang": record.lang, "gold": record.gold, "dimensions": {d: feedback[d].to_dict() for d in DIMENSIONS}})
         wrong = [f"{d}: gold {record.gold[d]}, coach {feedback[d].verdict} ({feedback[d].score:.2f})"
                  for d in DIMENSIONS if record.gold[d] != feedback[d].verdict]  # fmt: skip
-        if wrong and not args.quiet:
+        if wrong and show_errors:
             moves = ", ".join(f"{m} {p:.2f}" for m, p in analysis.moves.items() if p >= 0.3)
             print(f"{record.id} [{analysis.tone} {analysis.tone_confidence:.2f}; {moves}] {record.reply[:90]!r}\n    " + "\n    ".join(wrong))
-    metrics = verdict_metrics(rows)
+    return rows
+
+
+def cross_validated(raw: dict, records, analyses, folds: int) -> dict:
+    """Metrics of fits scored only on replies they were not fitted on (folds interleaved by position)."""
+    rows = []
+    for fold in range(folds):
+        fit_on = [i for i in range(len(records)) if i % folds != fold]
+        held_out = [i for i in range(len(records)) if i % folds == fold]
+        fitted = search(raw, [records[i] for i in fit_on], [analyses[i] for i in fit_on])
+        rows += scored_rows(parse_rubric(fitted, RUBRIC_FILE), [records[i] for i in held_out], [analyses[i] for i in held_out])
+    return verdict_metrics(rows)
+
+
+def print_metrics(metrics: dict) -> None:
     for group in ("all", *LANGUAGES):
         for d, m in metrics[group].items():
             print(f"{group:3s} {d:8s} accuracy {m['accuracy']:.3f}  severe {m['severe_error_rate']:.3f}  kappa {m['kappa']:.2f}  n={m['n']}")

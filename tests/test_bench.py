@@ -21,12 +21,14 @@ def test_sample_replies_come_from_both_languages():
     assert any("ä" in r for r in replies) and any(" the " in r for r in replies)
 
 
-def test_classifier_benchmark_times_single_replies_and_one_batch():
+def test_classifier_benchmark_times_single_replies_and_batch_rounds_after_a_warm_up():
     classifier = CountingClassifier()
-    result = ClassifierBenchmark(repeats=7, batch_replies=50, warmup=2)(classifier)
-    assert classifier.batches == [1] * 9 + [50]
+    result = ClassifierBenchmark(repeats=7, batch_replies=50, warmup=2, rounds=3)(classifier)
+    assert classifier.batches == [1] * 9 + [50] * 4  # one untimed pass, three timed
     assert 0 <= result["single_reply_ms_p50"] <= result["single_reply_ms_p95"]  # a no-op fake rounds to 0 ms
-    assert result["batch_replies_per_s"] > 0 and result["peak_rss_mb"] > 0
+    assert len(result["batch_rounds_replies_per_s"]) == 3
+    assert result["batch_replies_per_s"] == sorted(result["batch_rounds_replies_per_s"])[1] > 0
+    assert result["peak_rss_mb"] > 0
 
 
 def test_coaching_benchmark_reports_time_per_reply():

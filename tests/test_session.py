@@ -59,6 +59,17 @@ def test_mirroring_counts_only_against_an_upset_customer():
     assert rubric_signals(tone, {}, "No nyt riittää jo", customer_mood=7)["context.mirroring"] == 0.0
 
 
+@pytest.mark.parametrize(("tone", "leak"), [("irritated", "context.irritation_leak"), ("anxious", "context.anxiety_leak"),
+                                            ("downcast", "context.sadness_leak")])  # fmt: skip
+def test_emotion_inside_an_acknowledgement_is_the_customers_not_a_leak(tone, leak):
+    reply = "Otan osaa, tämä on varmasti raskasta."
+    alone = rubric_signals({tone: 0.8}, {}, reply)
+    acknowledged = rubric_signals({tone: 0.8}, {"acknowledges_feeling": 1.0}, reply)
+    assert alone[leak] == pytest.approx(0.8)
+    assert acknowledged[leak] == 0.0
+    assert acknowledged[f"tone.{tone}"] == 0.8  # the tone itself is still read
+
+
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [

@@ -17,7 +17,8 @@ def register(subparsers) -> None:
     classifier.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "classifier_bench.json")
     classifier.add_argument("--repeats", type=int, default=200, help="single-reply calls to time")
     classifier.add_argument("--batch-replies", type=int, default=1000, help="replies in the throughput run")
-    classifier.add_argument("--int8", action="store_true", help="run the encoder layers with int8 weights")
+    classifier.add_argument("--fp32", action="store_true",
+                            help="run in float32 even where the model has an int8 calibration (the default then)")
     classifier.set_defaults(handler=_classifier)
 
     coaching = commands.add_parser(
@@ -33,8 +34,9 @@ def _classifier(args) -> int:
     from coach.evaluate.bench import ClassifierBenchmark
     from coach.tone import load_tone_classifier
 
-    result = ClassifierBenchmark(repeats=args.repeats, batch_replies=args.batch_replies)(load_tone_classifier(int8=args.int8))
-    result["int8"] = args.int8
+    classifier = load_tone_classifier(int8=False if args.fp32 else None)
+    result = ClassifierBenchmark(repeats=args.repeats, batch_replies=args.batch_replies)(classifier)
+    result["precision"] = "int8" if classifier.int8 else "fp32"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -19,7 +19,8 @@ def register(subparsers) -> None:
     emotions.add_argument("--out", required=True, type=Path, help="folder for metrics.json and predictions.jsonl")
     emotions.add_argument("--lang", choices=("fi", "en"), help="thresholds to use (default: from the file name)")
     emotions.add_argument("--model", type=Path, help="tone artifact folder (default models/tone)")
-    emotions.add_argument("--int8", action="store_true", help="run the encoder layers with int8 weights (faster, see the model card)")
+    emotions.add_argument("--fp32", action="store_true",
+                          help="run in float32 even where the model has an int8 calibration (the default then; see the model card)")
     emotions.set_defaults(handler=_emotions)
 
     replies = commands.add_parser(
@@ -73,7 +74,7 @@ def _emotions(args) -> int:
     evaluator = EmotionEvaluator(args.data, args.taxonomy, lang=args.lang)
     # Check the file first, so a malformed corpus is reported before the model loads.
     read_corpus(args.data, args.taxonomy)
-    classifier = load_tone_classifier(args.model or DEFAULT_ARTIFACT, int8=args.int8)
+    classifier = load_tone_classifier(args.model or DEFAULT_ARTIFACT, int8=False if args.fp32 else None)
     metrics = evaluator(classifier, out_dir=args.out)
     print(summary_table(metrics))
     print(f"wrote {args.out / 'metrics.json'} and {args.out / 'predictions.jsonl'}")

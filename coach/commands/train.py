@@ -37,6 +37,17 @@ def register(subparsers) -> None:
     moves.add_argument("--limit", type=int, help="at most this many replies (smoke runs)")
     moves.set_defaults(handler=_moves)
 
+    int8 = commands.add_parser(
+        "int8",
+        help="Calibrate int8 inference for trained models (about a minute; train tone/moves do it themselves).",
+        description="Runs the fp32 models over the project's service replies (models/data/service_moves.*.jsonl), "
+        "records every linear map's input range and writes int8_calibration.safetensors into each model folder. "
+        "See coach/int8.py.",
+    )
+    int8.add_argument("--tone", type=Path, help="tone classifier folder (default models/tone)")
+    int8.add_argument("--moves", type=Path, help="service-moves model folder (default models/moves)")
+    int8.set_defaults(handler=_int8)
+
 
 def _tone(args) -> int:
     import dataclasses
@@ -52,6 +63,7 @@ def _tone(args) -> int:
     print(f"best epoch {manifest['best_epoch']}, {manifest['training_seconds']} s")
     for name, metrics in manifest["dev_metrics"].items():
         print(f"{name:16s} dev macro-F1 {metrics['macro_f1']:.3f}  micro-F1 {metrics['micro_f1']:.3f}  n={metrics['n']}")
+    calibrate_int8(tone_dir=config.out_dir)
     return 0
 
 
@@ -62,9 +74,34 @@ def _moves(args) -> int:
 
     given = {"out_dir": args.out, "epochs": args.epochs, "seed": args.seed,
              "first_trained_layer": args.first_trained_layer, "limit": args.limit}  # fmt: skip
-    manifest = train_moves(dataclasses.replace(MovesTrainingConfig(), **{k: v for k, v in given.items() if v is not None}))
+    config = dataclasses.replace(MovesTrainingConfig(), **{k: v for k, v in given.items() if v is not None})
+    manifest = train_moves(config)
     print(f"best epoch {manifest['best_epoch']}, {manifest['training_seconds']} s")
     for lang, report in manifest["test"].items():
         scores = "  ".join(f"{m} {f:.2f}" for m, f in report["per_move_f1"].items())
         print(f"{lang}: test macro-F1 {report['macro_f1']:.3f} (n={report['n_test']})  {scores}")
+    calibrate_int8(moves_dir=config.out_dir)
     return 0
+
+
+def _int8(args) -> int:
+    from coach.moves import DEFAULT_MODEL
+    from coach.tone import DEFAULT_ARTIFACT
+
+    calibrate_int8(tone_dir=args.tone or DEFAULT_ARTIFACT, moves_dir=args.moves or DEFAULT_MODEL)
+    return 0
+
+
+def calibrate_int8(tone_dir: Path | None = None, moves_dir: Path | None = None) -> None:
+    """Write the int8 calibration of each given model folder, measured on the project's service replies."""
+    from coach.encoder import EncoderConfig, load_encoder
+    from coach.int8 import save_calibration
+    from coach.moves import DATA_FILES, MovesModel, read_moves_data
+    from coach.tone import ToneClassifier
+
+    texts = [example.reply for example in read_moves_data(DATA_FILES)]
+    encoder = load_encoder(EncoderConfig())
+    models = [(folder, build) for folder, build in ((tone_dir, ToneClassifier), (moves_dir, MovesModel)) if folder]
+    for folder, build in models:
+        path = save_calibration(build(encoder, folder, int8=False).calibration(texts), folder)
+        print(f"int8 calibration on {len(texts)} replies: {path}")
