@@ -58,10 +58,13 @@ class Int8Linear(nn.Module):
         self.register_buffer("bias", linear.bias.detach().float() if linear.bias is not None else torch.zeros(weight.shape[0]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # In place wherever the tensor is our own: these element-wise passes cost as much as the
+        # matrix product, and every fresh large tensor is fresh pages for the kernel to map.
         rows = x.reshape(-1, x.shape[-1]) * self.inverse_smooth
-        scale = rows.abs().amax(1, keepdim=True).clamp(min=_TINY) / 127
-        products = torch._int_mm(torch.round(rows / scale).to(torch.int8), self.weight_t)
-        return (products.float() * scale * self.weight_scale + self.bias).reshape(*x.shape[:-1], -1)
+        # max |x| per row, without an |x| copy
+        scale = torch.maximum(rows.amax(1, keepdim=True), rows.amin(1, keepdim=True).neg_()).clamp_(min=_TINY).div_(127)
+        products = torch._int_mm(rows.div_(scale).round_().to(torch.int8), self.weight_t).float()
+        return products.mul_(scale).mul_(self.weight_scale).add_(self.bias).reshape(*x.shape[:-1], -1)
 
 
 def _linears(modules: dict[str, nn.Module]) -> dict[str, nn.Linear]:

@@ -147,3 +147,15 @@ def test_the_shipped_moves_model_agrees_in_int8(real_encoder):
     assert np.abs(exact - fast).max() < 0.1
     flipped = (exact >= fast_model.thresholds) != (fast >= fast_model.thresholds)
     assert flipped.sum() <= 2  # of 120 move decisions
+
+
+def test_the_shipped_models_share_one_calibration_of_the_lower_layers():
+    """The app runs the lower layers once, with the tone classifier's calibration, for both models;
+    the moves model's own copy must be the same so its separate pass gives the same moves."""
+    from coach.moves import DEFAULT_MODEL
+    from coach.tone import DEFAULT_ARTIFACT
+
+    tone, moves = load_calibration(DEFAULT_ARTIFACT), load_calibration(DEFAULT_MODEL)
+    lower = sorted(key for key in tone if key.startswith("lower."))
+    assert lower and lower == sorted(key for key in moves if key.startswith("lower."))
+    assert all(torch.equal(tone[key], moves[key]) for key in lower)

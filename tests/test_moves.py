@@ -91,14 +91,16 @@ def test_the_shipped_model_reads_clear_replies(shipped, reply, expected, absent)
 
 
 @pytest.mark.slow
-def test_shared_lower_states_give_the_same_moves_as_a_separate_pass(shipped, real_encoder):
+def test_shared_lower_states_give_the_same_moves_as_a_separate_pass(real_encoder):
+    from coach.moves import MovesModel
     from coach.tone import ToneClassifier
 
-    tone = ToneClassifier(real_encoder)
+    # fp32, so the two passes differ only in their plumbing (int8 agreement: tests/test_int8.py).
+    tone, moves = ToneClassifier(real_encoder, int8=False), MovesModel(real_encoder, int8=False)
     replies = ["Hoidan tämän heti.", "As I already said, no.", "", "Voi ei, anteeksi! " * 30]
-    assert shipped.heads_for(tone), "the shipped tone and moves models must start from the same layer"
-    probabilities = tone.probabilities(replies, batch_size=2, extra_heads=shipped.heads_for(tone))
-    np.testing.assert_allclose(probabilities["moves"], shipped.predict(replies, batch_size=3), atol=1e-5)
+    assert moves.heads_for(tone), "the shipped tone and moves models must start from the same layer"
+    probabilities = tone.probabilities(replies, batch_size=2, extra_heads=moves.heads_for(tone))
+    np.testing.assert_allclose(probabilities["moves"], moves.predict(replies, batch_size=3), atol=1e-5)
 
 
 @pytest.mark.slow
