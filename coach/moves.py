@@ -22,6 +22,7 @@ import json
 import random
 import time
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -121,10 +122,16 @@ class MovesModel:
             raise UserError(f"{folder}: the moves weights are missing or do not fit this encoder ({err}).") from err
         self.heads.eval()
         self.thresholds = np.asarray(self.manifest["thresholds"], dtype=np.float32)
-        # int8 as in ToneClassifier; the lower layers serve ``predict`` (its own pass) only.
-        self.int8, layers = chosen_precision(folder, int8, {"lower": model.encoder.layer[: self.first_trained_layer],
-                                                            "layers": self.heads.layers})  # fmt: skip
-        self.lower, self.heads.layers = layers["lower"], layers["layers"]
+        self.folder = Path(folder)
+        self.int8, layers = chosen_precision(self.folder, int8, {"layers": self.heads.layers})
+        self.heads.layers = layers["layers"]
+
+    @cached_property
+    def lower(self) -> nn.ModuleList:
+        """The lower layers for this model's own pass (``predict``), in its precision, built on first use:
+        the app's shared pass (``heads_for``) never needs them."""
+        base = self.encoder.model.encoder.layer[: self.first_trained_layer]
+        return chosen_precision(self.folder, self.int8, {"lower": base})[1]["lower"]
 
     @torch.inference_mode()
     def from_states(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:

@@ -151,7 +151,7 @@ class ToneClassifier:
     """Batched inference with the encoder's lower layers and the artifact's top layers + heads.
 
     ``int8``: run every linear map of the encoder layers in int8 (``coach.int8``; 2.2-2.5× the
-    fp32 throughput, within 0.003 dev macro-F1, models/MODEL_CARD.md). ``None`` (the default)
+    fp32 throughput, within 0.01 dev macro-F1, models/MODEL_CARD.md). ``None`` (the default)
     means int8 when the artifact holds an int8 calibration, fp32 otherwise.
     """
 
