@@ -99,7 +99,7 @@ class ReplyAnalyzer:
             start = len(texts)
             texts += [reply[:MAX_ANALYSED_CHARS], *sentences]
             spans.append((start, sentences))
-        probabilities = self.tone.probabilities(texts, batch_size=batch_size, extra_heads=self.moves.heads_for(self.tone))
+        probabilities = self.tone.probabilities(texts, batch_size=batch_size, extra_heads=self.moves.heads_for(self.tone), lang=lang)
         results = self.tone.results(probabilities, lang)
         if "moves" not in probabilities:  # the two models start from different layers: a second pass
             probabilities["moves"] = self.moves.predict(texts, batch_size=batch_size)

@@ -34,6 +34,7 @@ from coach.corpora import GOEMOTIONS_LABELS, TAXONOMIES, XED_LABELS
 from coach.encoder import EncoderConfig, load_encoder
 from coach.errors import UserError
 from coach.int8 import calibrate, chosen_precision
+from coach.lexical import BLEND_LANG, LexicalBlend
 from coach.paths import REPO_ROOT
 
 DEFAULT_ARTIFACT = REPO_ROOT / "models" / "tone"
@@ -184,6 +185,7 @@ class ToneClassifier:
             name: {lang: np.asarray(values, dtype=np.float32) for lang, values in by_lang.items()}
             for name, by_lang in self.manifest["thresholds"].items()
         }
+        self.lexical = LexicalBlend.load(artifact_dir)
 
     def _thresholds(self, taxonomy: str, lang: str | None) -> np.ndarray:
         by_lang = self.thresholds[taxonomy]
@@ -191,12 +193,13 @@ class ToneClassifier:
 
     @torch.inference_mode()
     def probabilities(self, texts: list[str], batch_size: int = 32,
-                      extra_heads: dict[str, StatesHead] | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+                      extra_heads: dict[str, StatesHead] | None = None, lang: str | None = None) -> dict[str, np.ndarray]:  # fmt: skip
         """Per-taxonomy probabilities, in input order.
 
         ``extra_heads`` run on the same lower-layer states as the tone heads (so another model
         built on layer ``first_trained`` costs no second pass through the lower layers); their
-        outputs come back in the probabilities dict under their names.
+        outputs come back in the probabilities dict under their names. With ``lang="fi"`` the XED
+        probabilities blend in the artifact's Finnish n-gram model, if it has one (``coach.lexical``).
         """
         n = len(texts)
         probs = {name: np.zeros((n, len(labels)), dtype=np.float32) for name, labels in TAXONOMIES.items()}
@@ -208,6 +211,8 @@ class ToneClassifier:
             for name, head in (extra_heads or {}).items():
                 values = head(hidden, mask)
                 probs.setdefault(name, np.zeros((n, values.shape[1]), dtype=np.float32))[chunk] = values
+        if self.lexical is not None and lang == BLEND_LANG:
+            probs["xed"] = self.lexical(cleaned, probs["xed"])
         return probs
 
     def calibration(self, texts: list[str]) -> dict[str, torch.Tensor]:
@@ -217,7 +222,7 @@ class ToneClassifier:
         return calibrate({"lower": self.lower, "layers": self.heads.layers}, run=lambda: self.probabilities(texts))
 
     def classify(self, texts: list[str], lang: str | None = None, batch_size: int = 32) -> list[ToneResult]:
-        return self.results(self.probabilities(texts, batch_size), lang)
+        return self.results(self.probabilities(texts, batch_size, lang=lang), lang)
 
     def results(self, probs: dict[str, np.ndarray], lang: str | None = None) -> list[ToneResult]:
         """ToneResults from the output of ``probabilities``, with the language's thresholds."""

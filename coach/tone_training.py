@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from coach.corpora import TAXONOMIES, in_dev_split, read_corpus
 from coach.encoder import EncoderConfig, load_encoder
+from coach.lexical import LEXICAL_CONFIG, LEXICAL_WEIGHTS
 from coach.paths import shared_data_dir
 from coach.tone import TopHeads, decisions, lower_state_batches, normalise_for_model
 
@@ -306,4 +307,6 @@ def write_artifact(config: ToneTrainingConfig, best: dict, history: list, second
         "config": settings,
     }
     (out / "tone_config.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+    for stale in (LEXICAL_CONFIG, LEXICAL_WEIGHTS):  # blended with the previous weights: coach train lexical refits it
+        (out / stale).unlink(missing_ok=True)
     return manifest

@@ -8,10 +8,10 @@ from tests.fakes import KeywordAnalyzer
 
 class CountingClassifier:
     def __init__(self):
-        self.batches: list[int] = []
+        self.batches: list[tuple[str, int]] = []
 
     def classify(self, texts, lang=None, batch_size=32):
-        self.batches.append(len(texts))
+        self.batches.append((lang, len(texts)))
         return [None] * len(texts)
 
 
@@ -24,7 +24,8 @@ def test_sample_replies_come_from_both_languages():
 def test_classifier_benchmark_times_single_replies_and_batch_rounds_after_a_warm_up():
     classifier = CountingClassifier()
     result = ClassifierBenchmark(repeats=7, batch_replies=50, warmup=2, rounds=3)(classifier)
-    assert classifier.batches == [1] * 9 + [50] * 4  # one untimed pass, three timed
+    # Single replies alternate languages; each batch pass is one call per language; one untimed pass, three timed.
+    assert classifier.batches == [("fi", 1), ("en", 1)] * 4 + [("fi", 1)] + [("fi", 25), ("en", 25)] * 4
     assert 0 <= result["single_reply_ms_p50"] <= result["single_reply_ms_p95"]  # a no-op fake rounds to 0 ms
     assert len(result["batch_rounds_replies_per_s"]) == 3
     assert result["batch_replies_per_s"] == sorted(result["batch_rounds_replies_per_s"])[1] > 0

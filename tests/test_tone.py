@@ -158,6 +158,22 @@ def test_emotion_evaluator_on_a_fixture_with_known_metrics(tmp_path):
     assert predictions[0]["gold"] == ["joy", "trust"]
 
 
+def test_an_xed_file_without_a_language_in_its_name_is_read_in_the_language_of_its_text(tmp_path, capsys):
+    fake = ScriptedClassifier({
+        "Kiitos paljon avusta!": ["joy"], "Tämä on ihan hirveää.": ["anger"],
+        "Okei.": ["anger"], "Pelottaa vähän.": ["fear"],
+    })  # fmt: skip
+    unnamed = tmp_path / "heldout.tsv"
+    unnamed.write_text((FIXTURES / "fi.small.tsv").read_text(encoding="utf-8"), encoding="utf-8")
+    metrics = EmotionEvaluator(unnamed, "xed")(fake, show_progress=False)
+    assert metrics["lang"] == "fi" and fake.langs_seen == {"fi"}
+    assert "--lang" in capsys.readouterr().err
+    english = tmp_path / "other.tsv"
+    english.write_text("Thanks a lot!\t5\nThis is awful.\t1\n", encoding="utf-8")
+    assert EmotionEvaluator(english, "xed")(ScriptedClassifier({"Thanks a lot!": ["joy"], "This is awful.": ["anger"]}),
+                                            show_progress=False)["lang"] == "en"  # fmt: skip
+
+
 # ------------------------------------------------------------------ the real model (slow)
 
 
@@ -200,9 +216,13 @@ def test_training_is_reproducible_and_reuses_the_saved_states(tiny_artifact, tmp
 
     from coach.tone_training import train
 
+    from coach.lexical import LEXICAL_CONFIG
+
     _, manifest, config = tiny_artifact
     assert len(list(Path(config.state_cache).glob("lower-states-*.pt"))) == 1
+    (tmp_path / LEXICAL_CONFIG).write_text("{}")  # fitted to earlier weights: a retrain must drop it
     again = train(dataclasses.replace(config, out_dir=tmp_path))
+    assert not (tmp_path / LEXICAL_CONFIG).exists()
     assert again["dev_metrics"] == manifest["dev_metrics"]
     assert again["thresholds"] == manifest["thresholds"]
 
@@ -271,3 +291,79 @@ def test_the_lower_layers_forward_reproduces_the_plain_encoder(real_encoder):
         plain = model(**batch).last_hidden_state
     mask = batch["attention_mask"].bool()
     assert torch.allclose(split[mask], plain[mask], atol=1e-4)
+
+
+# ------------------------------------------------------------------ the Finnish n-gram blend
+
+
+def test_the_saved_ngram_model_reproduces_the_fitted_one():
+    """The vocabulary, idf and coefficients written to disk must give sklearn's own probabilities."""
+    from sklearn.linear_model import LogisticRegression
+
+    from coach.lexical import LexicalBlend, _vectorizer
+
+    texts = ["vituttaa ihan hirveesti", "ihanaa kiitos tosi paljon", "pelottaa mennä sinne", "no jaahas taas",
+             "kiitos ihanaa päivää", "ärsyttää tää jono"] * 3  # fmt: skip
+    labels = np.array([1, 0, 0, 1, 0, 1] * 3)
+    vectorizer = _vectorizer()
+    features = vectorizer.fit_transform(texts)
+    regression = LogisticRegression().fit(features, labels)
+    vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+    blend = LexicalBlend(vocabulary, vectorizer.idf_.astype(np.float32), regression.coef_.astype(np.float32),
+                         regression.intercept_.astype(np.float32), weight=0.25)  # fmt: skip
+    unseen = ["vituttaa tää jono", "kiitos paljon", ""]
+    expected = regression.predict_proba(vectorizer.transform(unseen))[:, 1]
+    assert np.allclose(blend.ngram_probabilities(unseen)[:, 0], expected, atol=1e-5)
+    encoder = np.full((3, 1), 0.2, dtype=np.float32)
+    assert np.allclose(blend(unseen, encoder)[:, 0], 0.75 * 0.2 + 0.25 * expected, atol=1e-5)
+
+
+def test_an_unreadable_ngram_model_names_the_folder_and_the_fix(tmp_path):
+    from coach.lexical import LEXICAL_CONFIG, LexicalBlend
+
+    assert LexicalBlend.load(tmp_path) is None  # no file: the classifier runs without a blend
+    (tmp_path / LEXICAL_CONFIG).write_text("{not json")
+    with pytest.raises(UserError, match="coach train lexical"):
+        LexicalBlend.load(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def finnish_xed_sample(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("xed-fi-sample")
+    (folder / "xed").mkdir()
+    with (shared_data_dir() / "xed" / "fi.train.tsv").open(encoding="utf-8") as handle:
+        lines = handle.readlines()
+    (folder / "xed" / "fi.train.tsv").write_text("".join(lines[:: len(lines) // 800]), encoding="utf-8")  # every label occurs
+    return folder
+
+
+@pytest.mark.slow
+def test_the_ngram_blend_changes_finnish_xed_only_and_retunes_its_thresholds(tiny_artifact, finnish_xed_sample,
+                                                                              tmp_path, real_encoder):  # fmt: skip
+    import shutil
+
+    from coach.lexical import LEXICAL_CONFIG, LEXICAL_WEIGHTS, LexicalTrainingConfig, train_lexical
+    from coach.tone import ToneClassifier
+
+    shutil.copytree(tiny_artifact[0], tmp_path / "tone")
+    before = json.loads((tmp_path / "tone" / "tone_config.json").read_text())
+    plain = ToneClassifier(real_encoder, tmp_path / "tone")
+    result = train_lexical(LexicalTrainingConfig(data_dir=finnish_xed_sample, tone_dir=tmp_path / "tone", weights=(0.5,)))
+    after = json.loads((tmp_path / "tone" / "tone_config.json").read_text())
+    assert result["weight"] == 0.5 and (tmp_path / "tone" / LEXICAL_WEIGHTS).is_file()
+    assert after["lexical"]["weight"] == 0.5 and after["thresholds"]["xed"]["en"] == before["thresholds"]["xed"]["en"]
+    assert after["thresholds"]["goemotions"] == before["thresholds"]["goemotions"]
+
+    blended = ToneClassifier(real_encoder, tmp_path / "tone")
+    texts = REPLIES[:3]
+    fi_plain, fi_blend = plain.probabilities(texts, lang="fi"), blended.probabilities(texts, lang="fi")
+    en_blend = blended.probabilities(texts, lang="en")
+    assert np.array_equal(fi_blend["goemotions"], fi_plain["goemotions"])
+    assert np.array_equal(en_blend["xed"], fi_plain["xed"])  # English (and unknown language) text is left alone
+    assert not np.allclose(fi_blend["xed"], fi_plain["xed"], atol=1e-3)
+    assert np.all((fi_blend["xed"] >= 0) & (fi_blend["xed"] <= 1))
+
+    # A blend that does not help is not kept: its files go, the classifier runs without it.
+    train_lexical(LexicalTrainingConfig(data_dir=finnish_xed_sample, tone_dir=tmp_path / "tone", weights=(0.0,)))
+    assert not (tmp_path / "tone" / LEXICAL_CONFIG).exists() and not (tmp_path / "tone" / LEXICAL_WEIGHTS).exists()
+    assert np.array_equal(ToneClassifier(real_encoder, tmp_path / "tone").probabilities(texts, lang="fi")["xed"], fi_plain["xed"])

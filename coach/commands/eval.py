@@ -17,7 +17,8 @@ def register(subparsers) -> None:
     emotions.add_argument("--taxonomy", required=True, choices=("goemotions", "xed"))
     emotions.add_argument("--data", required=True, type=Path, help="the .tsv file to score")
     emotions.add_argument("--out", required=True, type=Path, help="folder for metrics.json and predictions.jsonl")
-    emotions.add_argument("--lang", choices=("fi", "en"), help="thresholds to use (default: from the file name)")
+    emotions.add_argument("--lang", choices=("fi", "en"),
+                          help="language of the text: picks its thresholds and, for fi, the n-gram blend (default: from the file name)")
     emotions.add_argument("--model", type=Path, help="tone artifact folder (default models/tone)")
     emotions.add_argument("--fp32", action="store_true",
                           help="run in float32 even where the model has an int8 calibration (the default then; see the model card)")

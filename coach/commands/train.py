@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coach.commands import add_group
+from coach.lexical import LexicalTrainingConfig, train_lexical
 
 
 def register(subparsers) -> None:
@@ -37,6 +38,16 @@ def register(subparsers) -> None:
     moves.add_argument("--limit", type=int, help="at most this many replies (smoke runs)")
     moves.set_defaults(handler=_moves)
 
+    lexical = commands.add_parser(
+        "lexical",
+        help="Fit the Finnish character n-gram model blended into the XED head (about a minute; train tone runs it too).",
+        description="Defaults come from coach.lexical.LexicalTrainingConfig. Retunes the Finnish XED thresholds "
+        "in the tone classifier's tone_config.json for the blend.",
+    )
+    lexical.add_argument("--data", type=Path, help="shared corpora folder holding xed/ (default ../shared/data)")
+    lexical.add_argument("--tone", type=Path, help="tone classifier folder to add it to (default models/tone)")
+    lexical.set_defaults(handler=_lexical)
+
     int8 = commands.add_parser(
         "int8",
         help="Calibrate int8 inference for trained models (about a minute; train tone/moves do it themselves).",
@@ -63,8 +74,24 @@ def _tone(args) -> int:
     print(f"best epoch {manifest['best_epoch']}, {manifest['training_seconds']} s")
     for name, metrics in manifest["dev_metrics"].items():
         print(f"{name:16s} dev macro-F1 {metrics['macro_f1']:.3f}  micro-F1 {metrics['micro_f1']:.3f}  n={metrics['n']}")
+    _report_lexical(train_lexical(LexicalTrainingConfig(data_dir=config.data_dir, tone_dir=config.out_dir, seed=config.seed)))
     calibrate_int8(tone_dir=config.out_dir)
     return 0
+
+
+def _lexical(args) -> int:
+    import dataclasses
+
+    given = {"data_dir": args.data, "tone_dir": args.tone}
+    _report_lexical(train_lexical(dataclasses.replace(LexicalTrainingConfig(), **{k: v for k, v in given.items() if v is not None})))
+    return 0
+
+
+def _report_lexical(result: dict) -> None:
+    tried = "  ".join(f"{w}: {f:.3f}" for w, f in result["half_split_macro_f1_by_weight"].items())
+    print(f"Finnish n-gram blend: weight {result['weight']} (half-split dev macro-F1 by weight: {tried})")
+    print(f"xed-fi dev macro-F1 {result['dev_macro_f1_encoder_alone']:.3f} alone -> {result['dev_macro_f1_blend']:.3f} blended, "
+          f"{result['training_seconds']} s")  # fmt: skip
 
 
 def _moves(args) -> int:

@@ -29,12 +29,17 @@ from coach.paths import REPO_ROOT
 REPLY_FILES = [REPO_ROOT / "models" / "data" / f"service_moves.{lang}.jsonl" for lang in ("fi", "en")]
 
 
-def sample_replies() -> list[str]:
-    replies = []
-    for path in REPLY_FILES:
+def language_replies() -> list[tuple[str, str]]:
+    """(lang, reply) for the project's service replies, Finnish and English alternating, so any prefix has both."""
+    by_language = []
+    for lang, path in zip(("fi", "en"), REPLY_FILES):
         with path.open(encoding="utf-8") as handle:
-            replies += [json.loads(line)["reply"] for line in handle if line.strip()]
-    return replies
+            by_language.append([(lang, json.loads(line)["reply"]) for line in handle if line.strip()])
+    return [pair for pairs in zip(*by_language) for pair in pairs]
+
+
+def sample_replies() -> list[str]:
+    return [reply for _, reply in language_replies()]
 
 
 @dataclass
@@ -46,20 +51,28 @@ class ClassifierBenchmark:
     rounds: int = 3
 
     def __call__(self, classifier) -> dict:
-        replies = sample_replies()
-        for reply in replies[: self.warmup]:
-            classifier.classify([reply])
+        """Each reply is classified with its own language, as the app does (Finnish adds the n-gram blend)."""
+        replies = language_replies()
+        for lang, reply in replies[: self.warmup]:
+            classifier.classify([reply], lang=lang)
         latencies = []
         for i in range(self.repeats):
+            lang, reply = replies[i % len(replies)]
             started = time.perf_counter()
-            classifier.classify([replies[i % len(replies)]])
+            classifier.classify([reply], lang=lang)
             latencies.append((time.perf_counter() - started) * 1000)
         batch = [replies[i % len(replies)] for i in range(self.batch_replies)]
-        classifier.classify(batch, batch_size=self.batch_size)
+        by_language = {lang: [reply for l, reply in batch if l == lang] for lang in dict(batch)}
+
+        def classify_batch():
+            for lang, texts in by_language.items():
+                classifier.classify(texts, lang=lang, batch_size=self.batch_size)
+
+        classify_batch()
         rates = []
         for _ in range(self.rounds):
             started = time.perf_counter()
-            classifier.classify(batch, batch_size=self.batch_size)
+            classify_batch()
             rates.append(round(self.batch_replies / (time.perf_counter() - started), 1))
         return {
             "single_reply_ms_p50": round(float(np.percentile(latencies, 50)), 2),
