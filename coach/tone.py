@@ -13,7 +13,8 @@ layers stay the embedded multilingual-e5-small weights. ``classify`` is batched,
 
 Coarse tone: each coarse tone's score is the largest probability among the emotions mapped to
 it (``COARSE_TONE_SOURCES``); the highest score wins if it reaches ``COARSE_MIN_SCORE``,
-otherwise the reply reads as ``calm``. Valence is the probability mass of positive emotions
+otherwise the reply reads as ``calm`` (for Finnish, from the encoder's XED probabilities, not the
+n-gram blend: see ``ENCODER_XED``). Valence is the probability mass of positive emotions
 minus that of negative ones, over the GoEmotions head, in [-1, 1].
 """
 
@@ -54,6 +55,11 @@ COARSE_TONE_SOURCES: dict[str, dict[str, tuple[str, ...]]] = {
     "downcast": {"goemotions": ("sadness", "grief", "disappointment"), "xed": ("sadness",)},
 }  # fmt: skip
 COARSE_MIN_SCORE = 0.35
+# The Finnish n-gram blend sharpens the XED labels, but its subtitle word forms misread service talk
+# for the coarse tone ("valitettavasti", "huono uutinen" in an apology read as the worker's sadness,
+# which turned a skilled learner's bad-news apology downcast), so the coarse tone reads the
+# encoder's XED probabilities, kept under this key when a blend replaced them.
+ENCODER_XED = "xed_encoder"
 POSITIVE_EMOTIONS = ("admiration", "amusement", "approval", "caring", "excitement", "gratitude", "joy",
                      "love", "optimism", "pride", "relief")  # fmt: skip
 NEGATIVE_EMOTIONS = ("anger", "annoyance", "disappointment", "disapproval", "disgust", "embarrassment",
@@ -199,7 +205,8 @@ class ToneClassifier:
         ``extra_heads`` run on the same lower-layer states as the tone heads (so another model
         built on layer ``first_trained`` costs no second pass through the lower layers); their
         outputs come back in the probabilities dict under their names. With ``lang="fi"`` the XED
-        probabilities blend in the artifact's Finnish n-gram model, if it has one (``coach.lexical``).
+        probabilities blend in the artifact's Finnish n-gram model, if it has one (``coach.lexical``);
+        the encoder's own XED probabilities are then kept under ``ENCODER_XED`` for the coarse tone.
         """
         n = len(texts)
         probs = {name: np.zeros((n, len(labels)), dtype=np.float32) for name, labels in TAXONOMIES.items()}
@@ -212,6 +219,7 @@ class ToneClassifier:
                 values = head(hidden, mask)
                 probs.setdefault(name, np.zeros((n, values.shape[1]), dtype=np.float32))[chunk] = values
         if self.lexical is not None and lang == BLEND_LANG:
+            probs[ENCODER_XED] = probs["xed"]
             probs["xed"] = self.lexical(cleaned, probs["xed"])
         return probs
 
@@ -231,7 +239,7 @@ class ToneClassifier:
         for i in range(len(probs["goemotions"])):
             go = dict(zip(GOEMOTIONS_LABELS, probs["goemotions"][i].tolist()))
             xed = dict(zip(XED_LABELS, probs["xed"][i].tolist()))
-            tone, confidence, scores = coarse_tone(go, xed)
+            tone, confidence, scores = coarse_tone(go, dict(zip(XED_LABELS, probs.get(ENCODER_XED, probs["xed"])[i].tolist())))
             results.append(
                 ToneResult(
                     goemotions=go,

@@ -362,6 +362,10 @@ def test_the_ngram_blend_changes_finnish_xed_only_and_retunes_its_thresholds(tin
     assert np.array_equal(en_blend["xed"], fi_plain["xed"])  # English (and unknown language) text is left alone
     assert not np.allclose(fi_blend["xed"], fi_plain["xed"], atol=1e-3)
     assert np.all((fi_blend["xed"] >= 0) & (fi_blend["xed"] <= 1))
+    # The blend decides the XED labels; the coarse tone keeps reading the encoder (coach.tone.ENCODER_XED).
+    plain_results, blend_results = plain.classify(texts, lang="fi"), blended.classify(texts, lang="fi")
+    assert [r.coarse_scores for r in blend_results] == [r.coarse_scores for r in plain_results]
+    assert [r.xed for r in blend_results] != [r.xed for r in plain_results]
 
     # A blend that does not help is not kept: its files go, the classifier runs without it.
     train_lexical(LexicalTrainingConfig(data_dir=finnish_xed_sample, tone_dir=tmp_path / "tone", weights=(0.0,)))
