@@ -54,6 +54,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "“{quote}” is very short. A curt answer can sound like impatience even when you mean none.",
         "fi": "”{quote}” on hyvin lyhyt. Tyly vastaus voi kuulostaa kärsimättömältä, vaikket tarkoittaisi sitä.",
     },
+    "own_brush_off": {
+        "en": "“{quote}” neither helps, asks nor acknowledges: it reads as giving up on the customer. Even when you are worn out, say one thing you can do.",
+        "fi": "”{quote}” ei auta, kysy eikä huomioi asiakasta: se kuulostaa luovuttamiselta. Vaikka olisit väsynyt, kerro yksi asia, jonka voit tehdä.",
+    },
     "own_composed": {
         "en": "Composed: you stayed in charge of your own reaction (“{quote}”).",
         "fi": "Rauhallinen: pysyit oman reaktiosi herrana (”{quote}”).",

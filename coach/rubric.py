@@ -24,7 +24,8 @@ from coach.labels import COARSE_TONES, DIMENSIONS, SERVICE_MOVES
 RUBRIC_FILE = Path(__file__).with_name("rubric.yaml")
 PENALTY_MODES = ("sum", "worst")
 CONTEXT_SIGNALS = ("context.mirroring", "context.panic_apology", "context.curt", "context.irritation_leak",
-                   "context.anxiety_leak", "context.sadness_leak", "context.bounce", "context.clear_sarcasm")  # fmt: skip
+                   "context.anxiety_leak", "context.sadness_leak", "context.bounce", "context.clear_sarcasm",
+                   "context.brush_off")  # fmt: skip
 CLEAR_SARCASM_FROM = 0.7
 KNOWN_SIGNALS = (
     tuple(f"tone.{t}" for t in COARSE_TONES) + tuple(f"move.{m}" for m in SERVICE_MOVES) + CONTEXT_SIGNALS
@@ -114,6 +115,10 @@ def rubric_signals(tone_scores: dict[str, float], moves: dict[str, float], reply
     signals["context.mirroring"] = hostile if upset else 0.0
     signals["context.panic_apology"] = min(signals["move.apologises"], signals["tone.anxious"])
     signals["context.curt"] = 1.0 if len(_WORD.findall(reply)) <= 2 else 0.0
+    # A short reply that answers, acknowledges, asks or apologises is brief; one that does none of
+    # these ("Ihan sama.", "Whatever.", "Hyvä.") is the worker giving up on the encounter.
+    engages = max(signals[f"move.{m}"] for m in ("concrete_next_step", "acknowledges_feeling", "asks_clarifying", "apologises"))
+    signals["context.brush_off"] = signals["context.curt"] * (1.0 - engages)
     # Emotion words inside an acknowledgement ("I get why you're angry", "how worrying, I'm so
     # sorry for your loss") describe the customer, not the worker.
     not_acknowledging = 1.0 - signals["move.acknowledges_feeling"]

@@ -247,3 +247,13 @@ def test_unknown_penalty_mode_is_named():
     raw["dimensions"]["own"]["penalties"] = "average"
     with pytest.raises(ValueError, match=r"dimensions\.own\.penalties: expected one of sum, worst, found 'average'"):
         parse_rubric(raw, RUBRIC_FILE)
+
+
+def test_a_curt_reply_is_a_brush_off_only_when_it_neither_answers_acknowledges_asks_nor_apologises():
+    from coach.rubric import rubric_signals
+
+    calm = {"calm": 0.9}
+    assert rubric_signals(calm, {}, "Ihan sama.")["context.brush_off"] == 1.0
+    assert rubric_signals(calm, {"concrete_next_step": 0.9}, "We do!")["context.brush_off"] == pytest.approx(0.1)
+    assert rubric_signals(calm, {"asks_clarifying": 1.0}, "Mikä numero?")["context.brush_off"] == 0.0
+    assert rubric_signals(calm, {}, "Odota hetki, katson tämän heti.")["context.brush_off"] == 0.0  # not curt
