@@ -10,7 +10,8 @@ that the small multilingual encoder splits into many pieces. A logistic regressi
 On English XED the same blend added nothing (measured), so English text is left alone.
 
 Training (``train_lexical``): one logistic regression per XED label (balanced class weights) on
-the Finnish XED training lines outside the tone classifier's dev carve-out; the blend weight is
+the Finnish XED training lines outside the tone classifier's dev carve-out (its seed and fraction
+are read from the classifier's tone_config.json, so the two cannot drift apart); the blend weight is
 the one that scores best when the Finnish thresholds are tuned on one half of dev and scored on
 the other (both ways, averaged), so the choice is not scored on the lines it was tuned on; then
 the Finnish XED thresholds in ``tone_config.json`` are retuned on all of dev for the blend.
@@ -68,7 +69,11 @@ class LexicalBlend:
         return 1.0 / (1.0 + np.exp(-logits))
 
     def __call__(self, texts: list[str], xed: np.ndarray) -> np.ndarray:
-        return ((1.0 - self.weight) * xed + self.weight * self.ngram_probabilities(texts)).astype(np.float32)
+        return mix(xed, self.ngram_probabilities(texts), self.weight)
+
+
+def mix(encoder: np.ndarray, ngram: np.ndarray, weight: float) -> np.ndarray:
+    return ((1.0 - weight) * encoder + weight * ngram).astype(np.float32)
 
 
 @dataclass
@@ -77,8 +82,6 @@ class LexicalTrainingConfig:
     tone_dir: Path = Path("models/tone")
     regularisation_c: float = 4.0  # inverse L2 strength of each label's logistic regression
     weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # blend weights tried
-    seed: int = 13  # the tone classifier's: its XED dev carve-out must stay unseen here too
-    dev_fraction: float = 0.1
 
 
 def _half_split_f1(probabilities: np.ndarray, targets: np.ndarray, seed: int) -> float:
@@ -102,9 +105,9 @@ def train_lexical(config: LexicalTrainingConfig | None = None) -> dict:
     from safetensors.numpy import save_file
     from sklearn.linear_model import LogisticRegression
 
-    from coach.corpora import TAXONOMIES, in_dev_split, read_corpus
+    from coach.corpora import TAXONOMIES
     from coach.tone import load_tone_classifier, normalise_for_model
-    from coach.tone_training import _multi_hot, score, tune_thresholds
+    from coach.tone_training import _multi_hot, score, tune_thresholds, xed_train_dev
 
     config = config or LexicalTrainingConfig()
     started = time.time()
@@ -112,12 +115,12 @@ def train_lexical(config: LexicalTrainingConfig | None = None) -> dict:
     manifest_path = tone_dir / "tone_config.json"
     if not manifest_path.is_file():
         raise UserError(f"No tone classifier in {tone_dir} (tone_config.json missing); train it first: coach train tone")
-    examples = read_corpus(Path(config.data_dir) / "xed" / f"{BLEND_LANG}.train.tsv", "xed")
-    is_dev = [in_dev_split(e.text, config.dev_fraction, config.seed) for e in examples]
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    seed = manifest["config"]["seed"]
+    train_examples, dev_examples = xed_train_dev(config.data_dir, BLEND_LANG, manifest["config"]["xed_dev_fraction"], seed)
     labels = TAXONOMIES["xed"]
-    train_texts = [normalise_for_model(e.text) for e, d in zip(examples, is_dev) if not d]
-    train_targets = _multi_hot([e.labels for e, d in zip(examples, is_dev) if not d], len(labels))
-    dev_examples = [e for e, d in zip(examples, is_dev) if d]
+    train_texts = [normalise_for_model(e.text) for e in train_examples]
+    train_targets = _multi_hot([e.labels for e in train_examples], len(labels))
     dev_targets = _multi_hot([e.labels for e in dev_examples], len(labels))
 
     vectorizer = _vectorizer()
@@ -135,15 +138,13 @@ def train_lexical(config: LexicalTrainingConfig | None = None) -> dict:
     classifier = load_tone_classifier(tone_dir, int8=False)
     dev_texts = [e.text for e in dev_examples]
     encoder_probs = classifier.probabilities(dev_texts)["xed"]
-    ngram_probs = LexicalBlend(vocabulary, vectorizer.idf_.astype(np.float32), coef, intercept, 1.0)(
-        [normalise_for_model(t) for t in dev_texts], encoder_probs)  # fmt: skip
-    by_weight = {w: _half_split_f1((1 - w) * encoder_probs + w * ngram_probs, dev_targets, config.seed)
-                 for w in config.weights}  # fmt: skip
+    ngram_probs = LexicalBlend(vocabulary, vectorizer.idf_.astype(np.float32), coef, intercept, 1.0).ngram_probabilities(
+        [normalise_for_model(t) for t in dev_texts])  # fmt: skip
+    by_weight = {w: _half_split_f1(mix(encoder_probs, ngram_probs, w), dev_targets, seed) for w in config.weights}
     weight = max(by_weight, key=by_weight.get)
-    blended = (1 - weight) * encoder_probs + weight * ngram_probs
+    blended = mix(encoder_probs, ngram_probs, weight)
     thresholds = tune_thresholds(blended, dev_targets)
 
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     after = score(blended, dev_targets, thresholds, labels)
     manifest["thresholds"]["xed"][BLEND_LANG] = [float(t) for t in thresholds]
     manifest["dev_metrics"][f"xed-{BLEND_LANG}"] = after

@@ -77,6 +77,13 @@ def _multi_hot(label_lists, n_labels: int) -> np.ndarray:
     return out
 
 
+def xed_train_dev(data_dir: Path, lang: str, dev_fraction: float, seed: int) -> tuple[list, list]:
+    """A language's XED training lines and the dev lines carved out of them (seeded, by text hash)."""
+    examples = read_corpus(Path(data_dir) / "xed" / f"{lang}.train.tsv", "xed")
+    is_dev = [in_dev_split(e.text, dev_fraction, seed) for e in examples]
+    return [e for e, d in zip(examples, is_dev) if not d], [e for e, d in zip(examples, is_dev) if d]
+
+
 def load_splits(config: ToneTrainingConfig) -> tuple[list[Split], list[Split]]:
     data = Path(config.data_dir)
     n_go, n_xed = len(TAXONOMIES["goemotions"]), len(TAXONOMIES["xed"])
@@ -95,10 +102,9 @@ def load_splits(config: ToneTrainingConfig) -> tuple[list[Split], list[Split]]:
     train = [split("goemotions", "en", read_corpus(data / "goemotions" / "train.tsv", "goemotions"), n_go)]
     dev = [split("goemotions", "en", read_corpus(data / "goemotions" / "dev.tsv", "goemotions"), n_go)]
     for lang in ("en", "fi"):
-        examples = read_corpus(data / "xed" / f"{lang}.train.tsv", "xed")
-        is_dev = [in_dev_split(e.text, config.xed_dev_fraction, config.seed) for e in examples]
-        train.append(split("xed", lang, [e for e, d in zip(examples, is_dev) if not d], n_xed))
-        dev.append(split("xed", lang, [e for e, d in zip(examples, is_dev) if d], n_xed))
+        train_examples, dev_examples = xed_train_dev(data, lang, config.xed_dev_fraction, config.seed)
+        train.append(split("xed", lang, train_examples, n_xed))
+        dev.append(split("xed", lang, dev_examples, n_xed))
     return train, dev
 
 

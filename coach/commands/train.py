@@ -74,7 +74,7 @@ def _tone(args) -> int:
     print(f"best epoch {manifest['best_epoch']}, {manifest['training_seconds']} s")
     for name, metrics in manifest["dev_metrics"].items():
         print(f"{name:16s} dev macro-F1 {metrics['macro_f1']:.3f}  micro-F1 {metrics['micro_f1']:.3f}  n={metrics['n']}")
-    _report_lexical(train_lexical(LexicalTrainingConfig(data_dir=config.data_dir, tone_dir=config.out_dir, seed=config.seed)))
+    _report_lexical(train_lexical(LexicalTrainingConfig(data_dir=config.data_dir, tone_dir=config.out_dir)))
     calibrate_int8(tone_dir=config.out_dir)
     return 0
 
