@@ -10,6 +10,7 @@ import yaml
 from coach.analysis import ReplyAnalysis
 from coach.evaluate.replies import parse_record
 from coach.evaluate.rubric_fit import (
+    VERDICT_OF_CODE,
     FitConfig,
     GoldScorer,
     cross_validated_rows,
@@ -58,8 +59,7 @@ def test_the_fast_scorer_gives_the_coach_verdicts(perturb):
         vector = table_vector(raw) * np.random.default_rng(1).uniform(0.5, 1.5, len(table_vector(raw)))
         raw = vector_table(raw, np.clip(vector, -1.5, 1.0))
     scorer = GoldScorer(records, analyses, raw)
-    names = ("poor", "mixed", "good")
-    fast = [[names[c] for c in row] for row in scorer.verdicts(table_vector(raw))]
+    fast = [[VERDICT_OF_CODE[c] for c in row] for row in scorer.verdicts(table_vector(raw))]
     coach = coach_verdicts(raw, records, analyses)
     assert fast == coach
     assert {v for row in coach for v in row} == {"good", "mixed", "poor"}  # every verdict was exercised

@@ -40,7 +40,8 @@ MARGIN, MARGIN_COST = 0.03, 0.5
 # rubric.yaml states every number with two decimals; the search moves on that grid, so the table
 # it scores is exactly the table it writes.
 DECIMALS = 2
-_CODE = {verdict: code for code, verdict in enumerate(("poor", "mixed", "good"))}
+VERDICT_OF_CODE = ("poor", "mixed", "good")  # the order makes |code difference| == 2 a severe error
+_CODE = {verdict: code for code, verdict in enumerate(VERDICT_OF_CODE)}
 assert set(_CODE) == set(VERDICTS)
 
 
@@ -109,22 +110,26 @@ class GoldScorer:
 
     def verdicts(self, vector: np.ndarray) -> np.ndarray:
         """Verdict codes (0 poor, 1 mixed, 2 good), one row per reply, one column per dimension."""
-        good_at, poor_below = vector[:2]
-        scores = self.scores(vector)
-        return np.where(scores >= good_at, 2, np.where(scores < poor_below, 0, 1))
+        return _codes(self.scores(vector), vector)
 
     def objective(self, vector: np.ndarray) -> float:
         """Mean accuracy over replies and dimensions, each severe error costing SEVERE_COST more, less
         MARGIN_COST times the mean distance of each score from the inside of its gold verdict's band."""
         good_at, poor_below = vector[:2]
         scores = self.scores(vector)
-        codes = np.where(scores >= good_at, 2, np.where(scores < poor_below, 0, 1))
+        codes = _codes(scores, vector)
         right = (codes == self.gold).mean()
         severe = (np.abs(codes - self.gold) == 2).mean()
         low = np.select([self.gold == 2, self.gold == 1], [good_at + MARGIN, poor_below + MARGIN], -np.inf)
         high = np.select([self.gold == 0, self.gold == 1], [poor_below - MARGIN, good_at - MARGIN], np.inf)
         outside = np.maximum(0.0, low - scores) + np.maximum(0.0, scores - high)
         return float(right - SEVERE_COST * severe - MARGIN_COST * outside.mean())
+
+
+def _codes(scores: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Verdict codes for scores, with the table's thresholds (``Rubric.verdict``, vectorised)."""
+    good_at, poor_below = vector[:2]
+    return np.where(scores >= good_at, 2, np.where(scores < poor_below, 0, 1))
 
 
 def fit_table(raw: dict, scorer: GoldScorer, config: FitConfig = FitConfig(), start_from_raw: bool = True) -> dict:
@@ -156,10 +161,9 @@ def cross_validated_rows(raw: dict, records, analyses, folds: int, config: FitCo
         scorer = GoldScorer([records[i] for i in fit_on], [analyses[i] for i in fit_on], raw)
         fitted = fit_table(raw, scorer, config, start_from_raw=False)
         held = GoldScorer([records[i] for i in held_out], [analyses[i] for i in held_out], raw)
-        verdicts = ("poor", "mixed", "good")
         for i, codes in zip(held_out, held.verdicts(table_vector(fitted))):
             rows.append({"lang": records[i].lang, "gold": records[i].gold,
-                         "dimensions": {d: {"verdict": verdicts[c]} for d, c in zip(DIMENSIONS, codes)}})  # fmt: skip
+                         "dimensions": {d: {"verdict": VERDICT_OF_CODE[c]} for d, c in zip(DIMENSIONS, codes)}})  # fmt: skip
     return rows
 
 
