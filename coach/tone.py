@@ -235,11 +235,12 @@ class ToneClassifier:
     def results(self, probs: dict[str, np.ndarray], lang: str | None = None) -> list[ToneResult]:
         """ToneResults from the output of ``probabilities``, with the language's thresholds."""
         chosen = {name: decisions(probs[name], self._thresholds(name, lang)) for name in TAXONOMIES}
+        coarse_xed = probs.get(ENCODER_XED, probs["xed"])
         results = []
         for i in range(len(probs["goemotions"])):
             go = dict(zip(GOEMOTIONS_LABELS, probs["goemotions"][i].tolist()))
             xed = dict(zip(XED_LABELS, probs["xed"][i].tolist()))
-            tone, confidence, scores = coarse_tone(go, dict(zip(XED_LABELS, probs.get(ENCODER_XED, probs["xed"])[i].tolist())))
+            tone, confidence, scores = coarse_tone(go, dict(zip(XED_LABELS, coarse_xed[i].tolist())))
             results.append(
                 ToneResult(
                     goemotions=go,

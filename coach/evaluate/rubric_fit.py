@@ -78,7 +78,6 @@ class GoldScorer:
     """Verdicts of many candidate tables on one fixed set of analysed gold replies."""
 
     def __init__(self, records, analyses, raw: dict):
-        self.raw = raw
         self.signals = np.array([
             [s[name] for name in KNOWN_SIGNALS]
             for s in (rubric_signals(a.tone_scores, a.moves, a.reply, r.customer_mood) for r, a in zip(records, analyses))
@@ -94,6 +93,7 @@ class GoldScorer:
             offset += 1 + len(columns)
         self.signs = np.sign(table_vector(raw))
         self.is_weight = np.array([path[-1] == "weight" for path in knobs(raw)])
+        self.is_base = np.array([path[-1] == "base" for path in knobs(raw)])
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         """Scores in [0, 1], one row per reply, one column per dimension."""
@@ -207,8 +207,7 @@ def _random_start(scorer: GoldScorer, rng: np.random.Generator) -> np.ndarray:
     vector[0] = rng.uniform(0.6, 0.85)  # good_at
     vector[1] = rng.uniform(0.2, 0.45)  # poor_below
     vector[2] = rng.uniform(0.05, 0.2)  # signal_floor
-    for offset, _, _ in scorer._layout:
-        vector[offset] = rng.uniform(0.2, 0.95)  # base
+    vector[scorer.is_base] = rng.uniform(0.2, 0.95, scorer.is_base.sum())  # each dimension's base
     weights = scorer.is_weight
     vector[weights] = scorer.signs[weights] * np.exp(rng.uniform(np.log(0.05), np.log(MAX_WEIGHT), weights.sum()))
     return np.round(vector, DECIMALS)
