@@ -1,4 +1,4 @@
-"""Reading one learner reply: tone and service moves, for the whole reply and per sentence.
+"""Reading one learner reply: tone, service moves and verdict readings, for the whole reply and per sentence.
 
     analyzer = load_analyzer()                               # tone classifier + moves model
     [analysis] = analyzer.analyze(["Ymmärrän. Selvitän asian heti."], lang="fi")
@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from coach.labels import COARSE_TONES, SERVICE_MOVES
+from coach.labels import COARSE_TONES, SERVICE_MOVES, VERDICT_READINGS
 from coach.signals import ReplySignals
 
 MAX_ANALYSED_CHARS = 2000
@@ -40,8 +40,11 @@ class ReplyAnalysis:
     tone_scores: dict[str, float]  # every coarse tone's score
     moves: dict[str, float]  # every service move's probability
     sentences: list[str] = field(default_factory=list)
-    sentence_signals: list[dict[str, float]] = field(default_factory=list)  # tone.* and move.* per sentence
+    sentence_signals: list[dict[str, float]] = field(default_factory=list)  # tone.*, move.*, reading.* per sentence
     details: dict = field(default_factory=dict)  # the full emotion read-out, for reports
+    # The moves model's direct reading of each verdict (VERDICT_READINGS); empty in transcripts
+    # saved before it existed, which the rules then read as 0.
+    readings: dict[str, float] = field(default_factory=dict)
 
     @property
     def signals(self) -> ReplySignals:
@@ -59,6 +62,7 @@ class ReplyAnalysis:
             "tone": {"label": self.tone, "confidence": round(self.tone_confidence, 4),
                      "scores": {k: round(v, 4) for k, v in self.tone_scores.items()}},
             "moves": {k: round(v, 4) for k, v in self.moves.items()},
+            **({"verdict_readings": {k: round(v, 4) for k, v in self.readings.items()}} if self.readings else {}),
             **({"emotions": self.details} if self.details else {}),
         }  # fmt: skip
 
@@ -67,16 +71,18 @@ class ReplyAnalysis:
         """Everything needed to restore this analysis without the model (see from_record)."""
         return {"reply": self.reply, "tone": self.tone, "tone_confidence": self.tone_confidence,
                 "tone_scores": self.tone_scores, "moves": self.moves, "sentences": self.sentences,
-                "sentence_signals": self.sentence_signals, "details": self.details}  # fmt: skip
+                "sentence_signals": self.sentence_signals, "details": self.details, "readings": self.readings}  # fmt: skip
 
     @classmethod
     def from_record(cls, record: dict) -> ReplyAnalysis:
         return cls(**record)
 
 
-def sentence_signal_dict(tone_scores: dict[str, float], moves: dict[str, float]) -> dict[str, float]:
+def sentence_signal_dict(tone_scores: dict[str, float], moves: dict[str, float],
+                         readings: dict[str, float] | None = None) -> dict[str, float]:  # fmt: skip
     return {**{f"tone.{t}": tone_scores.get(t, 0.0) for t in COARSE_TONES},
-            **{f"move.{m}": moves.get(m, 0.0) for m in SERVICE_MOVES}}  # fmt: skip
+            **{f"move.{m}": moves.get(m, 0.0) for m in SERVICE_MOVES},
+            **{f"reading.{r}": (readings or {}).get(r, 0.0) for r in VERDICT_READINGS}}  # fmt: skip
 
 
 class Analyzer(Protocol):
@@ -103,7 +109,7 @@ class ReplyAnalyzer:
         results = self.tone.results(probabilities, lang)
         if "moves" not in probabilities:  # the two models start from different layers: a second pass
             probabilities["moves"] = self.moves.predict(texts, batch_size=batch_size)
-        moves = self.moves.as_dicts(probabilities["moves"])
+        moves, readings = self.moves.as_dicts(probabilities["moves"])
         out = []
         for reply, (start, sentences) in zip(replies, spans):
             whole = results[start]
@@ -116,9 +122,10 @@ class ReplyAnalyzer:
                     moves=moves[start],
                     sentences=sentences,
                     sentence_signals=[
-                        sentence_signal_dict(results[start + 1 + i].coarse_scores, moves[start + 1 + i])
+                        sentence_signal_dict(results[start + 1 + i].coarse_scores, moves[start + 1 + i], readings[start + 1 + i])
                         for i in range(len(sentences))
                     ],
+                    readings=readings[start],
                     details={"goemotions": whole.goemotions_labels, "xed": whole.xed_labels,
                              "valence": round(whole.valence, 4)},  # fmt: skip
                 )

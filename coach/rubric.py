@@ -1,7 +1,7 @@
 """Evaluate the declarative rule table (coach/rubric.yaml) on one analysed reply.
 
     rubric = load_rubric()
-    signals = rubric_signals(tone_scores, moves, reply, customer_mood=2)
+    signals = rubric_signals(tone_scores, moves, reply, customer_mood=2, readings=readings)
     assessment = rubric.assess(signals)
     assessment["own"].score, assessment["own"].verdict, assessment["own"].contributions
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from coach.labels import COARSE_TONES, DIMENSIONS, SERVICE_MOVES
+from coach.labels import COARSE_TONES, DIMENSIONS, SERVICE_MOVES, VERDICT_READINGS
 
 RUBRIC_FILE = Path(__file__).with_name("rubric.yaml")
 PENALTY_MODES = ("sum", "worst")
@@ -28,7 +28,8 @@ CONTEXT_SIGNALS = ("context.mirroring", "context.panic_apology", "context.curt",
                    "context.brush_off")  # fmt: skip
 CLEAR_SARCASM_FROM = 0.7
 KNOWN_SIGNALS = (
-    tuple(f"tone.{t}" for t in COARSE_TONES) + tuple(f"move.{m}" for m in SERVICE_MOVES) + CONTEXT_SIGNALS
+    tuple(f"tone.{t}" for t in COARSE_TONES) + tuple(f"move.{m}" for m in SERVICE_MOVES)
+    + tuple(f"reading.{r}" for r in VERDICT_READINGS) + CONTEXT_SIGNALS
 )
 UPSET_CUSTOMER_MOOD = 3
 _WORD = re.compile(r"\w+")
@@ -106,10 +107,11 @@ class Rubric:
 
 
 def rubric_signals(tone_scores: dict[str, float], moves: dict[str, float], reply: str,
-                   customer_mood: int | None = None) -> dict[str, float]:  # fmt: skip
+                   customer_mood: int | None = None, readings: dict[str, float] | None = None) -> dict[str, float]:  # fmt: skip
     """Every signal the rule table can name, from the classifier outputs and the context."""
     signals = {f"tone.{t}": float(tone_scores.get(t, 0.0)) for t in COARSE_TONES}
     signals.update({f"move.{m}": float(moves.get(m, 0.0)) for m in SERVICE_MOVES})
+    signals.update({f"reading.{r}": float((readings or {}).get(r, 0.0)) for r in VERDICT_READINGS})
     hostile = max(signals["tone.irritated"], signals["tone.dismissive"], signals["move.sarcasm"])
     upset = customer_mood is not None and customer_mood <= UPSET_CUSTOMER_MOOD
     signals["context.mirroring"] = hostile if upset else 0.0
@@ -167,10 +169,14 @@ class Anchor:
     moves: dict[str, float]
     expected: dict[str, str]
     because: dict[str, str] = field(default_factory=dict)
+    readings: dict[str, float] = field(default_factory=dict)  # the moves model's verdict readings
 
 
 # Fitting the table's numbers on gold data must never break the verdict definitions themselves:
 # eval/tune_rubric.py rejects any table that fails one of these, and a test checks the shipped one.
+# Every move and reading an anchor does not name is read at ANCHOR_BACKGROUND, as a real model
+# reads moves a reply does not make, so a table whose verdicts hinge on that noise is rejected too.
+ANCHOR_BACKGROUND = 0.05
 ANCHORS: tuple[Anchor, ...] = (
     Anchor("plain sarcasm", "As I already said, the form is online.", {"calm": 0.9}, {"sarcasm": 0.97},
            {"own": "poor", "others": "poor"}, {"own": "own_sarcasm", "others": "others_sarcasm"}),
@@ -192,6 +198,14 @@ ANCHORS: tuple[Anchor, ...] = (
     Anchor("a vague promise", "We'll look into it.", {"calm": 0.9}, {"vague_promise": 0.97}, {"customer": "mixed"}),
     Anchor("policy wall", "Rules are rules.", {"calm": 0.9}, {"hides_behind_policy": 0.97}, {"customer": "poor"}),
     Anchor("one word", "Okay.", {"calm": 0.9}, {}, {"customer": "poor"}, {"customer": "customer_curt"}),
+    # docs/rubric.md: a defensive justification is a small leak (mixed), a retort is the worker's
+    # own state taking over (poor); the verdict readings carry the difference, the feedback names it.
+    Anchor("a defensive justification", "I only work here, I don't set the prices. Let me check what I can do.",
+           {"calm": 0.9}, {"defensive_or_irritated": 0.9, "takes_ownership": 0.8}, {"own": "mixed"},
+           {"own": "own_defensive"}, {"own_not_good": 0.95, "own_poor": 0.1}),
+    Anchor("a retort", "Well, maybe read the sign next time.", {"calm": 0.9},
+           {"defensive_or_irritated": 0.9, "blames_customer": 0.9}, {"own": "poor"}, {"own": "own_defensive"},
+           {"own_not_good": 0.97, "own_poor": 0.95}),
 )  # fmt: skip
 
 
@@ -202,12 +216,15 @@ def anchor_violations(rubric: Rubric) -> list[str]:
 
     problems = []
     for anchor in ANCHORS:
-        assessment = rubric.assess(rubric_signals(anchor.tone, anchor.moves, anchor.reply, customer_mood=3))
+        moves = {m: anchor.moves.get(m, ANCHOR_BACKGROUND) for m in SERVICE_MOVES}
+        readings = {r: anchor.readings.get(r, ANCHOR_BACKGROUND) for r in VERDICT_READINGS}
+        assessment = rubric.assess(rubric_signals(anchor.tone, moves, anchor.reply, customer_mood=3, readings=readings))
         for dimension, verdict in anchor.expected.items():
             if assessment[dimension].verdict != verdict:
                 problems.append(f"{anchor.name}: {dimension} expected {verdict}, got {assessment[dimension].verdict}")
         tone = max(anchor.tone, key=anchor.tone.get)
-        feedback = feedback_for(assessment, ReplyAnalysis(anchor.reply, tone, anchor.tone[tone], anchor.tone, anchor.moves), "en")
+        analysis = ReplyAnalysis(anchor.reply, tone, anchor.tone[tone], anchor.tone, moves, readings=readings)
+        feedback = feedback_for(assessment, analysis, "en")
         for dimension, message in anchor.because.items():
             if feedback[dimension].rule != message:
                 problems.append(f"{anchor.name}: {dimension} feedback expected {message}, got {feedback[dimension].rule}")

@@ -72,7 +72,7 @@ def assess_reply(analysis: ReplyAnalysis, lang: str, customer_mood: int | None =
                  model_answers: list[str] | None = None, rubric: Rubric | None = None) -> dict[str, DimensionFeedback]:  # fmt: skip
     """The three-dimension verdicts and feedback for one analysed reply (also used in batch eval)."""
     rubric = rubric or load_rubric()
-    signals = rubric_signals(analysis.tone_scores, analysis.moves, analysis.reply, customer_mood)
+    signals = rubric_signals(analysis.tone_scores, analysis.moves, analysis.reply, customer_mood, analysis.readings)
     return feedback_for(rubric.assess(signals), analysis, lang, model_answers)
 
 

@@ -1,4 +1,4 @@
-"""A fake analyzer for fast engine tests: reads tone and moves from cue phrases, no model.
+"""A fake analyzer for fast engine tests: reads tone, moves and verdict readings from cue phrases, no model.
 
 Its outputs are plain ReplyAnalysis objects, the same type the real analyzer returns, so the
 session engine, rubric and feedback run exactly as in production.
@@ -7,7 +7,7 @@ session engine, rubric and feedback run exactly as in production.
 from __future__ import annotations
 
 from coach.analysis import ReplyAnalysis, sentence_signal_dict, split_sentences
-from coach.labels import COARSE_TONES, SERVICE_MOVES
+from coach.labels import COARSE_TONES, SERVICE_MOVES, VERDICT_READINGS
 
 TONE_CUES = {
     "irritated": ("!!", "ärsyttää", "annoying", "for god's sake", "voi hyvä luoja"),
@@ -33,13 +33,23 @@ MOVE_CUES = {
 }
 
 
-def _read(text: str) -> tuple[dict[str, float], dict[str, float]]:
+# The own-verdict readings follow docs/rubric.md: an open leak is poor, a defensive one only mixed.
+# The other dimensions' readings stay low: the rule table reads only the own ones.
+OPEN_LEAKS = ("tone.irritated", "tone.dismissive", "tone.anxious", "move.sarcasm", "move.panicked_or_helpless")
+MILD_LEAKS = ("move.defensive_or_irritated", "move.blames_customer")
+
+
+def _read(text: str) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     lower = text.lower()
     tone_scores = {t: (0.9 if any(c in lower for c in TONE_CUES.get(t, ())) else 0.05) for t in COARSE_TONES}
     moves = {m: (0.97 if any(c in lower for c in MOVE_CUES[m]) else 0.05) for m in SERVICE_MOVES}
     strongest = max((t for t in COARSE_TONES if t != "calm"), key=tone_scores.get)
     tone_scores["calm"] = 1.0 - tone_scores[strongest]
-    return tone_scores, moves
+    present = {f"tone.{t}" for t, v in tone_scores.items() if v > 0.5} | {f"move.{m}" for m, v in moves.items() if v > 0.5}
+    readings = dict.fromkeys(VERDICT_READINGS, 0.05)
+    readings["own_poor"] = 0.9 if present.intersection(OPEN_LEAKS) else 0.05
+    readings["own_not_good"] = 0.9 if present.intersection(OPEN_LEAKS + MILD_LEAKS) else 0.05
+    return tone_scores, moves, readings
 
 
 class KeywordAnalyzer:
@@ -50,12 +60,12 @@ class KeywordAnalyzer:
         self.calls.append((list(replies), lang))
         out = []
         for reply in replies:
-            tone_scores, moves = _read(reply)
+            tone_scores, moves, readings = _read(reply)
             tone = max(tone_scores, key=tone_scores.get)
             sentences = split_sentences(reply)
             sentences = sentences if len(sentences) > 1 else []
             per_sentence = [sentence_signal_dict(*_read(s)) for s in sentences]
-            out.append(ReplyAnalysis(reply, tone, tone_scores[tone], tone_scores, moves, sentences, per_sentence))
+            out.append(ReplyAnalysis(reply, tone, tone_scores[tone], tone_scores, moves, sentences, per_sentence, readings=readings))
         return out
 
 

@@ -138,15 +138,20 @@ def test_int8_classification_is_deterministic_and_batch_independent(both_precisi
 def test_the_shipped_moves_model_agrees_in_int8(real_encoder):
     import numpy as np
 
-    from coach.moves import MovesModel
+    from coach.labels import SERVICE_MOVES
+    from coach.moves import MovesModel, read_verdicts
 
     exact = MovesModel(real_encoder, int8=False).predict(SERVICE_REPLIES)
     fast_model = MovesModel(real_encoder)
     assert fast_model.int8
     fast = fast_model.predict(SERVICE_REPLIES)
-    assert np.abs(exact - fast).max() < 0.1
-    flipped = (exact >= fast_model.thresholds) != (fast >= fast_model.thresholds)
+    difference = np.abs(exact - fast)
+    assert difference[:-1].max() < 0.1  # every real reply
+    assert difference[-1].max() < 0.15  # 256 tokens of one repeated word: the tone heads' bound
+    moves = len(SERVICE_MOVES)
+    flipped = (exact[:, :moves] >= fast_model.thresholds) != (fast[:, :moves] >= fast_model.thresholds)
     assert flipped.sum() <= 2  # of 120 move decisions
+    assert (read_verdicts(exact[:, moves:]) != read_verdicts(fast[:, moves:])).sum() <= 1  # of 30 verdicts
 
 
 def test_the_shipped_models_share_one_calibration_of_the_lower_layers():

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from coach.errors import UserError
-from coach.labels import SERVICE_MOVES
-from coach.moves import CONFIG_FILE, DEFAULT_MODEL, WEIGHTS_FILE, MovesModel, is_test, read_moves_data, targets
+from coach.labels import DIMENSIONS, SERVICE_MOVES, VERDICT_READINGS, VERDICTS
+from coach.moves import (CONFIG_FILE, DEFAULT_MODEL, WEIGHTS_FILE, MovesModel, is_test, read_moves_data, read_verdicts,
+                         reading_targets, targets, verdict_codes)  # fmt: skip
 
 
 def test_the_project_data_is_large_balanced_and_labelled_with_known_moves():
@@ -24,6 +25,26 @@ def test_the_project_data_is_large_balanced_and_labelled_with_known_moves():
     assert y.shape == (len(examples), len(SERVICE_MOVES))
 
 
+def test_every_reply_carries_all_three_verdicts_and_each_verdict_occurs_in_both_languages():
+    examples = read_moves_data()
+    codes = verdict_codes(examples)
+    assert codes.shape == (len(examples), len(DIMENSIONS))
+    for lang in ("fi", "en"):
+        rows = codes[[e.lang == lang for e in examples]]
+        for d, dimension in enumerate(DIMENSIONS):
+            counts = np.bincount(rows[:, d], minlength=len(VERDICTS))
+            assert counts.min() >= 40, (lang, dimension, counts)
+
+
+def test_verdict_readings_are_ordinal_and_read_back_to_the_same_verdicts():
+    codes = np.array([[0, 1, 2], [2, 0, 1]])
+    readings = reading_targets(codes)
+    assert readings.shape == (2, len(VERDICT_READINGS))
+    assert dict(zip(VERDICT_READINGS, readings[0])) == {"own_not_good": 0, "own_poor": 0, "others_not_good": 1,
+                                                        "others_poor": 0, "customer_not_good": 1, "customer_poor": 1}  # fmt: skip
+    np.testing.assert_array_equal(read_verdicts(readings * 0.8 + 0.1), codes)
+
+
 def test_the_test_split_is_stable_and_about_a_fifth():
     examples = read_moves_data()
     first = [is_test(e) for e in examples]
@@ -33,24 +54,47 @@ def test_the_test_split_is_stable_and_about_a_fifth():
 
 def test_bad_data_lines_are_reported_with_their_number(tmp_path):
     path = tmp_path / "moves.jsonl"
-    path.write_text('{"id": "a", "lang": "fi", "reply": "Joo.", "moves": []}\n'
-                    '{"id": "b", "lang": "fi", "reply": "Hoidan.", "moves": ["owns_it"]}\n')  # fmt: skip
+    verdicts = {"own": "good", "others": "good", "customer": "good"}
+    rows = [{"id": "a", "lang": "fi", "reply": "Joo.", "moves": [], "verdicts": verdicts},
+            {"id": "b", "lang": "fi", "reply": "Hoidan.", "moves": ["owns_it"], "verdicts": verdicts}]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(UserError) as caught:
         read_moves_data([path])
     assert f"{path}:2: unknown move(s) ['owns_it']" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("verdicts", "message"),
+    [
+        (None, "field 'verdicts' must be an object with own, others, customer, each one of good/mixed/poor, found None"),
+        ({"own": "good", "others": "fine", "customer": "poor"}, "verdicts.others must be one of good/mixed/poor, found 'fine'"),
+        ({"own": "good", "others": "good"}, "verdicts.customer must be one of good/mixed/poor, found None"),
+    ],
+)  # fmt: skip
+def test_missing_or_unknown_verdicts_are_reported_with_the_line_and_field(tmp_path, verdicts, message):
+    path = tmp_path / "moves.jsonl"
+    good = {"own": "good", "others": "good", "customer": "good"}
+    rows = [{"id": "a", "lang": "fi", "reply": "Joo.", "moves": [], "verdicts": good},
+            {"id": "b", "lang": "fi", "reply": "Hoidan.", "moves": [], **({"verdicts": verdicts} if verdicts else {})}]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(UserError) as caught:
+        read_moves_data([path])
+    assert f"{path}:2: {message}" in str(caught.value)
+
+
 def test_the_shipped_model_matches_the_move_list_and_reports_its_test_split():
     manifest = json.loads((DEFAULT_MODEL / CONFIG_FILE).read_text())
     assert manifest["moves"] == list(SERVICE_MOVES) and len(manifest["thresholds"]) == len(SERVICE_MOVES)
+    assert manifest["verdict_readings"] == list(VERDICT_READINGS)
     assert set(manifest["test"]) == {"fi", "en"}
     assert all(report["n_test"] > 100 for report in manifest["test"].values())
     assert (DEFAULT_MODEL / WEIGHTS_FILE).stat().st_size < 25 * 1024 * 1024
 
 
-def test_a_model_for_other_moves_is_refused_before_the_encoder_is_touched(tmp_path):
+@pytest.mark.parametrize("field", ["moves", "verdict_readings"])
+def test_a_model_for_other_moves_or_readings_is_refused_before_the_encoder_is_touched(tmp_path, field):
     manifest = json.loads((DEFAULT_MODEL / CONFIG_FILE).read_text())
-    manifest["moves"] = manifest["moves"][:-1]
+    manifest[field] = manifest[field][:-1]
     (tmp_path / CONFIG_FILE).write_text(json.dumps(manifest))
     with pytest.raises(UserError, match="retrain it with: coach train moves"):
         MovesModel(encoder=None, folder=tmp_path)
@@ -91,6 +135,21 @@ def test_the_shipped_model_reads_clear_replies(shipped, reply, expected, absent)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("reply", "own"),
+    [
+        ("Ymmärrän, tosi harmillista. Hoidan tämän heti ja soitan teille huomenna kymmeneen mennessä.", "good"),
+        ("I'm sorry about the wait. I'll check the order right now and email you the tracking number today.", "good"),
+        ("Well, maybe if you'd read the instructions for once we wouldn't be here. Whatever.", "poor"),
+        ("Kuule, mä en voi tälle mitään, ihan sama mitä sä huudat.", "poor"),
+    ],
+)  # fmt: skip
+def test_the_shipped_model_reads_the_own_verdict_of_clear_replies(shipped, reply, own):
+    [verdicts] = read_verdicts(shipped.predict([reply])[:, len(SERVICE_MOVES) :])
+    assert VERDICTS[verdicts[DIMENSIONS.index("own")]] == own
+
+
+@pytest.mark.slow
 def test_shared_lower_states_give_the_same_moves_as_a_separate_pass(real_encoder):
     from coach.moves import MovesModel
     from coach.tone import ToneClassifier
@@ -117,4 +176,5 @@ def test_a_tiny_training_run_writes_a_model_that_loads_and_predicts_the_same(tmp
     replies = ["Selvitän asian ja soitan huomenna.", "Not our department."]
     first, second = model.predict(replies), model.predict(list(reversed(replies)))[::-1]
     np.testing.assert_allclose(first, second, atol=1e-6)
-    assert first.shape == (2, len(SERVICE_MOVES)) and ((first >= 0) & (first <= 1)).all()
+    assert first.shape == (2, len(SERVICE_MOVES) + len(VERDICT_READINGS)) and ((first >= 0) & (first <= 1)).all()
+    assert set(manifest["test"]["fi"]["verdict_accuracy"]) == set(DIMENSIONS)

@@ -257,3 +257,40 @@ def test_a_curt_reply_is_a_brush_off_only_when_it_neither_answers_acknowledges_a
     assert rubric_signals(calm, {"concrete_next_step": 0.9}, "We do!")["context.brush_off"] == pytest.approx(0.1)
     assert rubric_signals(calm, {"asks_clarifying": 1.0}, "Mikä numero?")["context.brush_off"] == 0.0
     assert rubric_signals(calm, {}, "Odota hetki, katson tämän heti.")["context.brush_off"] == 0.0  # not curt
+
+
+def _leaking_reply(moves: dict[str, float], tone: dict[str, float]):
+    from coach.analysis import ReplyAnalysis
+
+    reply = "Well, it's not like I set the delivery times. Anyway."
+    readings = {"own_not_good": 0.97, "own_poor": 0.95}
+    label = max(tone, key=tone.get)
+    return ReplyAnalysis(reply, label, tone[label], tone, moves, readings=readings)
+
+
+@pytest.mark.parametrize(
+    ("moves", "tone", "rule", "words"),
+    [
+        ({"defensive_or_irritated": 0.9}, {"calm": 0.9}, "own_defensive", "defends you"),
+        ({"panicked_or_helpless": 0.9}, {"calm": 0.9}, "own_helpless", "sounds helpless"),
+        ({}, {"dismissive": 0.7, "calm": 0.3}, "own_dismissive", "sounds dismissive"),
+        ({}, {"calm": 0.9}, "own_leak", "your own reaction shows through"),  # nothing names the kind of leak
+    ],
+)  # fmt: skip
+def test_feedback_on_a_verdict_reading_names_the_kind_of_leak_when_one_stands_out(moves, tone, rule, words):
+    raw = yaml.safe_load(RUBRIC_FILE.read_text())
+    raw["dimensions"]["own"]["rules"] = [r for r in raw["dimensions"]["own"]["rules"] if r["signal"].startswith("reading.")]
+    rubric = parse_rubric(raw, RUBRIC_FILE)  # only the readings can carry the verdict
+    feedback = assess_reply(_leaking_reply(moves, tone), "en", rubric=rubric)["own"]
+    assert feedback.verdict == "poor" and feedback.rule == rule
+    assert words in feedback.text and "it's not like I set the delivery times" in feedback.text
+
+
+def test_a_transcript_saved_before_the_verdict_readings_still_scores():
+    from coach.analysis import ReplyAnalysis
+
+    record = analyse("As I already said, the form is online.").to_record()
+    del record["readings"]
+    restored = ReplyAnalysis.from_record(record)
+    assert restored.readings == {}
+    assert assess_reply(restored, "en")["own"].verdict == "poor"

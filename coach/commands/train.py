@@ -107,6 +107,8 @@ def _moves(args) -> int:
     for lang, report in manifest["test"].items():
         scores = "  ".join(f"{m} {f:.2f}" for m, f in report["per_move_f1"].items())
         print(f"{lang}: test macro-F1 {report['macro_f1']:.3f} (n={report['n_test']})  {scores}")
+        accuracy = "  ".join(f"{d} {a:.2f}" for d, a in report["verdict_accuracy"].items())
+        print(f"{lang}: test verdict accuracy of the readings  {accuracy}")
     calibrate_int8(moves_dir=config.out_dir)
     return 0
 
