@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from coach.analysis import ReplyAnalysis
+from coach.analysis import ReplyAnalysis, sentence_signal_dict
 from coach.rubric import DimensionAssessment
 
 QUOTE_LIMIT = 140
@@ -254,8 +254,7 @@ def _quoted(key: str, signal: str, analysis: ReplyAnalysis, lang: str) -> str:
 
 def _leak_kind(analysis: ReplyAnalysis) -> tuple[str, str]:
     """The message and evidence signal that name how the worker's own state leaked (see LEAK_KINDS)."""
-    values = {signal: analysis.moves.get(signal[5:], 0.0) if signal.startswith("move.") else analysis.tone_scores.get(signal[5:], 0.0)
-              for signal, _ in LEAK_KINDS}  # fmt: skip
+    values = sentence_signal_dict(analysis.tone_scores, analysis.moves)
     signal, key = max(LEAK_KINDS, key=lambda kind: values[kind[0]])
     return (key, signal) if values[signal] >= LEAK_KIND_FROM else ("own_leak", "reading.own_not_good")
 
