@@ -16,6 +16,7 @@ from coach.paths import REPO_ROOT
 from coach.store import Store
 from coach.ui import practice
 from coach.ui.context import AppContext, ScenarioCatalog
+from coach.ui.i18n import t
 from coach.ui.render import escape_chat
 from tests.fakes import SKILLED_TELECOM_REPLIES, KeywordAnalyzer
 
@@ -58,6 +59,16 @@ def test_scenarios_are_filtered_by_language_and_difficulty(app):
     assert [v for _, v in practice.scenario_choices(app, "any", "hard", "fi")["choices"]] == [TELECOM]
     nothing = practice.scenario_choices(app, "en", "easy", "en", current=TELECOM)
     assert nothing["choices"] == [] and nothing["value"] is None and nothing["info"]
+
+
+def test_a_filter_label_sent_while_the_language_changes_filters_like_its_value(app):
+    # The browser can send a dropdown's shown label instead of its value mid-relabel (gradio #12246).
+    by_value = practice.scenario_choices(app, "fi", "medium", "en")["choices"]
+    assert by_value == practice.scenario_choices(app, t("lang_fi", "en"), t("difficulty_medium", "fi"), "en")["choices"]
+    everything = practice.scenario_choices(app, "any", "any", "en")["choices"]
+    assert practice.scenario_choices(app, t("any", "en"), t("any", "fi"), "en")["choices"] == everything
+    assert practice.scenario_choices(app, "klingon", None, "en")["choices"] == everything
+    assert len(by_value) < len(everything)
 
 
 def test_starting_shows_the_setting_the_goals_and_the_customers_first_line(app):

@@ -19,12 +19,13 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import gradio as gr
 from sqlalchemy.exc import SQLAlchemyError
 
 from coach.errors import UserError
+from coach.labels import LANGUAGES
 from coach.scenario import DIFFICULTY_NAMES
 from coach.session import MAX_REPLY_CHARS, Session
 from coach.ui.context import AppContext, bind
@@ -84,6 +85,8 @@ class PracticeScreen(NamedTuple):
 def scenario_choices(app: AppContext, language: str | None, difficulty: str | None, ui_lang: str,
                      current: str | None = None) -> dict:  # fmt: skip
     """The scenario dropdown: one entry per scenario and language, filtered; keeps a choice still offered."""
+    language = filter_value(language, language_filter_choices)
+    difficulty = filter_value(difficulty, difficulty_filter_choices)
     choices = []
     for entry in app.catalog.entries():
         scenario = entry.scenario
@@ -266,14 +269,27 @@ def difficulty_filter_choices(lang: str) -> list[tuple[str, str]]:
     return [(t("any", lang), ANY)] + [(t(f"difficulty_{d}", lang), d) for d in DIFFICULTY_NAMES.values()]
 
 
+def filter_value(value: str | None, choices_for: Callable[[str], list[tuple[str, str]]]) -> str:
+    """A filter's value from what the browser sent: the value itself, or, while the interface language
+    changes, the shown label in either language (the browser can send a label for a moment, gradio
+    issue #12246); anything else filters nothing."""
+    for lang in LANGUAGES:
+        for label, option in choices_for(lang):
+            if value in (option, label):
+                return option
+    return ANY
+
+
 def build_practice_tab(app: AppContext, labels: Relabel, ui_lang: gr.State, profile: gr.Textbox) -> PracticeView:
     live = gr.State(None)
     with gr.Row():
         with gr.Column(scale=3):
             with gr.Row():
-                language_filter = labels.make(gr.Dropdown, {"label": "filter_language"}, value=ANY,
+                # Custom values pass so that a label sent while the language changes is mapped (filter_value),
+                # not refused with an error in place of the dropdown.
+                language_filter = labels.make(gr.Dropdown, {"label": "filter_language"}, value=ANY, allow_custom_value=True,
                                               computed={"choices": language_filter_choices})  # fmt: skip
-                difficulty_filter = labels.make(gr.Dropdown, {"label": "filter_difficulty"}, value=ANY,
+                difficulty_filter = labels.make(gr.Dropdown, {"label": "filter_difficulty"}, value=ANY, allow_custom_value=True,
                                                 computed={"choices": difficulty_filter_choices})  # fmt: skip
                 # Custom values pass: the list changes when trainers save, and start_session checks every choice.
                 scenario = labels.make(gr.Dropdown, {"label": "scenario_label"}, scale=2, allow_custom_value=True,
