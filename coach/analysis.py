@@ -107,9 +107,11 @@ class ReplyAnalyzer:
             spans.append((start, sentences))
         probabilities = self.tone.probabilities(texts, batch_size=batch_size, extra_heads=self.moves.heads_for(self.tone), lang=lang)
         results = self.tone.results(probabilities, lang)
-        if "moves" not in probabilities:  # the two models start from different layers: a second pass
-            probabilities["moves"] = self.moves.predict(texts, batch_size=batch_size)
-        moves, readings = self.moves.as_dicts(probabilities["moves"])
+        if "moves" in probabilities:
+            moves_probabilities = self.moves.with_ngrams(texts, probabilities["moves"])
+        else:  # the two models start from different layers: a second pass
+            moves_probabilities = self.moves.predict(texts, batch_size=batch_size)
+        moves, readings = self.moves.as_dicts(moves_probabilities)
         out = []
         for reply, (start, sentences) in zip(replies, spans):
             whole = results[start]

@@ -8,6 +8,8 @@ Why: Finnish carries much of its emotion in word forms (vituttaa, harmittaa, pel
 that the small multilingual encoder splits into many pieces. A logistic regression on character
 1-4-grams reads them directly, and its errors differ from the encoder's, so the mix beats either.
 On English XED the same blend added nothing (measured), so English text is left alone.
+The service-moves model blends the same kind of n-gram model, fitted on the project's service
+replies, into its moves and verdict readings (``coach.moves.train_moves_ngrams``).
 
 Training (``train_lexical``): one logistic regression per XED label (balanced class weights) on
 the Finnish XED training lines outside the tone classifier's dev carve-out (its seed and fraction
@@ -41,35 +43,67 @@ def _vectorizer(vocabulary=None):
 
 
 class LexicalBlend:
-    """``(1 - weight) * encoder probabilities + weight * n-gram probabilities`` for the XED labels."""
+    """``(1 - weight) * model probabilities + weight * n-gram probabilities``, one column per label.
+
+    The tone classifier blends it into its XED head for Finnish text; the service-moves model into
+    its moves and verdict readings (``coach.moves``)."""
 
     def __init__(self, vocabulary: list[str], idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray, weight: float):
-        self.vectorizer = _vectorizer(vocabulary)
+        self.vocabulary = list(vocabulary)
+        self.vectorizer = _vectorizer(self.vocabulary)
         self.vectorizer.idf_ = idf
         self.coef, self.intercept, self.weight = coef, intercept, float(weight)
 
     @classmethod
-    def load(cls, folder: Path) -> LexicalBlend | None:
+    def fit(cls, texts: list[str], targets: np.ndarray, regularisation_c: float, weight: float) -> LexicalBlend:
+        """One logistic regression per label (balanced class weights) on the character n-grams of ``texts``."""
+        from sklearn.linear_model import LogisticRegression
+
+        vectorizer = _vectorizer()
+        features = vectorizer.fit_transform(texts)
+        coef = np.zeros((targets.shape[1], features.shape[1]), dtype=np.float32)
+        intercept = np.full(targets.shape[1], -10.0, dtype=np.float32)  # a label never seen in training stays improbable
+        for j in range(targets.shape[1]):
+            if 0 < targets[:, j].sum() < len(targets):
+                regression = LogisticRegression(C=regularisation_c, max_iter=2000, class_weight="balanced")
+                regression.fit(features, targets[:, j])
+                coef[j], intercept[j] = regression.coef_[0], regression.intercept_[0]
+        vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+        return cls(vocabulary, vectorizer.idf_.astype(np.float32), coef, intercept, weight)
+
+    @classmethod
+    def load(cls, folder: Path, files: tuple[str, str] = (LEXICAL_CONFIG, LEXICAL_WEIGHTS),
+             retrain: str = "coach train lexical") -> LexicalBlend | None:  # fmt: skip
+        """The blend saved in ``folder`` under ``files`` (settings, arrays); None when there is none."""
         from safetensors.numpy import load_file
 
-        config_path = Path(folder) / LEXICAL_CONFIG
+        config_path = Path(folder) / files[0]
         if not config_path.is_file():
             return None
         try:
             config = json.loads(config_path.read_text(encoding="utf-8"))
-            arrays = load_file(str(Path(folder) / LEXICAL_WEIGHTS))
+            arrays = load_file(str(Path(folder) / files[1]))
             return cls(config["vocabulary"], arrays["idf"], arrays["coef"], arrays["intercept"], config["weight"])
         except (OSError, KeyError, ValueError) as err:
-            raise UserError(f"{folder}: the Finnish lexical model is unreadable ({err}); "
-                            f"retrain it with: coach train lexical, or delete {LEXICAL_CONFIG} to run without it.") from err  # fmt: skip
+            raise UserError(f"{folder}: the n-gram model {files[0]} is unreadable ({err}); "
+                            f"retrain it with: {retrain}, or delete {files[0]} to run without it.") from err  # fmt: skip
+
+    def save(self, folder: Path, files: tuple[str, str] = (LEXICAL_CONFIG, LEXICAL_WEIGHTS), **settings) -> None:
+        from safetensors.numpy import save_file
+
+        save_file({"idf": self.vectorizer.idf_.astype(np.float32), "coef": self.coef, "intercept": self.intercept},
+                  str(Path(folder) / files[1]))  # fmt: skip
+        (Path(folder) / files[0]).write_text(json.dumps({"weight": self.weight, **settings, "vocabulary": self.vocabulary},
+                                                        ensure_ascii=False), encoding="utf-8")  # fmt: skip
 
     def ngram_probabilities(self, texts: list[str]) -> np.ndarray:
-        """Per-label probabilities of the n-gram model alone; ``texts`` already normalised for the model."""
+        """Per-label probabilities of the n-gram model alone, for ``texts`` prepared as in its fit (the
+        tone classifier's: normalised for the model; the moves model's: as written)."""
         logits = self.vectorizer.transform(texts) @ self.coef.T + self.intercept
         return 1.0 / (1.0 + np.exp(-logits))
 
-    def __call__(self, texts: list[str], xed: np.ndarray) -> np.ndarray:
-        return mix(xed, self.ngram_probabilities(texts), self.weight)
+    def __call__(self, texts: list[str], probabilities: np.ndarray) -> np.ndarray:
+        return mix(probabilities, self.ngram_probabilities(texts), self.weight)
 
 
 def mix(encoder: np.ndarray, ngram: np.ndarray, weight: float) -> np.ndarray:
@@ -102,9 +136,6 @@ def _half_split_f1(probabilities: np.ndarray, targets: np.ndarray, seed: int) ->
 
 def train_lexical(config: LexicalTrainingConfig | None = None) -> dict:
     """Fit the n-gram model, choose the blend weight, retune the Finnish XED thresholds, write both files."""
-    from safetensors.numpy import save_file
-    from sklearn.linear_model import LogisticRegression
-
     from coach.corpora import TAXONOMIES
     from coach.tone import load_tone_classifier, normalise_for_model
     from coach.tone_training import _multi_hot, score, tune_thresholds, xed_train_dev
@@ -123,23 +154,13 @@ def train_lexical(config: LexicalTrainingConfig | None = None) -> dict:
     train_targets = _multi_hot([e.labels for e in train_examples], len(labels))
     dev_targets = _multi_hot([e.labels for e in dev_examples], len(labels))
 
-    vectorizer = _vectorizer()
-    features = vectorizer.fit_transform(train_texts)
-    coef = np.zeros((len(labels), features.shape[1]), dtype=np.float32)
-    intercept = np.full(len(labels), -10.0, dtype=np.float32)  # a label never seen in training stays improbable
-    for j in range(len(labels)):
-        if 0 < train_targets[:, j].sum() < len(train_targets):
-            regression = LogisticRegression(C=config.regularisation_c, max_iter=2000, class_weight="balanced")
-            regression.fit(features, train_targets[:, j])
-            coef[j], intercept[j] = regression.coef_[0], regression.intercept_[0]
-    vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+    ngrams = LexicalBlend.fit(train_texts, train_targets, config.regularisation_c, weight=1.0)
 
     # The blend is tuned on the fp32 classifier, as its thresholds were (coach.tone_training).
     classifier = load_tone_classifier(tone_dir, int8=False)
     dev_texts = [e.text for e in dev_examples]
     encoder_probs = classifier.probabilities(dev_texts)["xed"]
-    ngram_probs = LexicalBlend(vocabulary, vectorizer.idf_.astype(np.float32), coef, intercept, 1.0).ngram_probabilities(
-        [normalise_for_model(t) for t in dev_texts])  # fmt: skip
+    ngram_probs = ngrams.ngram_probabilities([normalise_for_model(t) for t in dev_texts])
     by_weight = {w: _half_split_f1(mix(encoder_probs, ngram_probs, w), dev_targets, seed) for w in config.weights}
     weight = max(by_weight, key=by_weight.get)
     blended = mix(encoder_probs, ngram_probs, weight)
@@ -153,13 +174,12 @@ def train_lexical(config: LexicalTrainingConfig | None = None) -> dict:
         "lang": BLEND_LANG, "weight": weight,
         "half_split_macro_f1_by_weight": {str(w): round(f, 4) for w, f in by_weight.items()},
         "dev_macro_f1_encoder_alone": round(alone, 4), "dev_macro_f1_blend": round(after["macro_f1"], 4),
-        "n_features": len(vocabulary),
+        "n_features": ngrams.coef.shape[1],
     }  # fmt: skip
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items() if k not in ("data_dir", "tone_dir")}
     if weight > 0:
-        save_file({"idf": vectorizer.idf_.astype(np.float32), "coef": coef, "intercept": intercept}, str(tone_dir / LEXICAL_WEIGHTS))
-        (tone_dir / LEXICAL_CONFIG).write_text(json.dumps({"weight": weight, "lang": BLEND_LANG, "config": settings,
-                                                           "vocabulary": vocabulary}, ensure_ascii=False), encoding="utf-8")  # fmt: skip
+        ngrams.weight = weight
+        ngrams.save(tone_dir, lang=BLEND_LANG, config=settings)
     else:  # the n-grams did not help: the classifier runs without them
         for name in (LEXICAL_CONFIG, LEXICAL_WEIGHTS):
             (tone_dir / name).unlink(missing_ok=True)

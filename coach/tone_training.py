@@ -177,16 +177,19 @@ def _batches(splits: list[Split], batch_size: int, rng: random.Random, xed_repea
 
 
 @torch.inference_mode()
-def head_probabilities(heads: TopHeads, states: list[torch.Tensor], output: str, batch_size: int = 128) -> np.ndarray:
-    """Sigmoid probabilities of ``heads``' output ``output`` for cached states, in their order."""
+def head_probabilities(heads: TopHeads, states: list[torch.Tensor], output: str | tuple[str, ...],
+                       batch_size: int = 128) -> np.ndarray:  # fmt: skip
+    """Sigmoid probabilities of ``heads``' output ``output`` (or of several, side by side, from one pass)
+    for cached states, in their order."""
+    names = (output,) if isinstance(output, str) else output
     heads.eval()
-    out = np.zeros((len(states), heads.heads[output].out_features), dtype=np.float32)
+    out = np.zeros((len(states), sum(heads.heads[name].out_features for name in names)), dtype=np.float32)
     order = sorted(range(len(states)), key=lambda i: states[i].shape[0])
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         hidden, mask = pad_states([states[i] for i in chunk])
         _, logits = heads(hidden, mask)
-        out[chunk] = torch.sigmoid(logits[output]).numpy()
+        out[chunk] = torch.sigmoid(torch.cat([logits[name] for name in names], dim=1)).numpy()
     return out
 
 

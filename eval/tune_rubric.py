@@ -9,7 +9,7 @@
 The fit itself (random starts, coordinate descent, basin hopping) is coach/evaluate/rubric_fit.py.
 
 The analyses of the gold replies are cached in --cache (keyed by the modification times of the
-tone and moves weights, int8 calibrations, tone thresholds and the Finnish n-gram blend), so
+tone and moves weights, int8 calibrations, tone thresholds and both n-gram blends), so
 after the first run each edit of the rule table is scored in a second.
 Tune on gold_dev only; gold_test is for reporting.
 """
@@ -28,6 +28,7 @@ from coach.evaluate.rubric_fit import FitConfig, GoldScorer, cross_validated_row
 from coach.int8 import CALIBRATION_FILE
 from coach.labels import DIMENSIONS, LANGUAGES
 from coach.lexical import LEXICAL_WEIGHTS
+from coach.moves import NGRAM_FILES
 from coach.paths import REPO_ROOT
 from coach.rubric import RUBRIC_FILE, parse_rubric
 from coach.session import assess_reply
@@ -39,6 +40,7 @@ def cached_analyses(records, cache: Path) -> list[ReplyAnalysis]:
     artifacts = [REPO_ROOT / "models" / model / name for model in ("tone", "moves")
                  for name in (f"{model}_weights.safetensors", CALIBRATION_FILE)]  # fmt: skip
     artifacts += [REPO_ROOT / "models" / "tone" / name for name in ("tone_config.json", LEXICAL_WEIGHTS)]
+    artifacts += [REPO_ROOT / "models" / "moves" / name for name in NGRAM_FILES]
     stamps = [p.stat().st_mtime if p.is_file() else None for p in artifacts]
     key = hashlib.sha256(json.dumps([r.reply for r in records] + stamps).encode()).hexdigest()[:16]
     path = cache / f"analyses-{key}.json"

@@ -9,8 +9,8 @@ import pytest
 
 from coach.errors import UserError
 from coach.labels import DIMENSIONS, SERVICE_MOVES, VERDICT_READINGS, VERDICTS
-from coach.moves import (CONFIG_FILE, DEFAULT_MODEL, WEIGHTS_FILE, MovesModel, is_test, read_moves_data, read_verdicts,
-                         reading_targets, targets, verdict_codes)  # fmt: skip
+from coach.moves import (CONFIG_FILE, DEFAULT_MODEL, NGRAM_FILES, WEIGHTS_FILE, MovesModel, MovesTrainingConfig, is_test,
+                         read_moves_data, read_verdicts, reading_targets, targets, verdict_codes, write_model)  # fmt: skip
 
 
 def test_the_project_data_is_large_balanced_and_labelled_with_known_moves():
@@ -89,6 +89,9 @@ def test_the_shipped_model_matches_the_move_list_and_reports_its_test_split():
     assert set(manifest["test"]) == {"fi", "en"}
     assert all(report["n_test"] > 100 for report in manifest["test"].values())
     assert (DEFAULT_MODEL / WEIGHTS_FILE).stat().st_size < 25 * 1024 * 1024
+    assert 0 < manifest["ngrams"]["weight"] < 1 and len(manifest["ngrams"]["thresholds"]) == len(SERVICE_MOVES)
+    assert set(manifest["ngrams"]["test"]) == {"fi", "en"}
+    assert all((DEFAULT_MODEL / name).stat().st_size < 5 * 1024 * 1024 for name in NGRAM_FILES)
 
 
 @pytest.mark.parametrize("field", ["moves", "verdict_readings"])
@@ -98,6 +101,27 @@ def test_a_model_for_other_moves_or_readings_is_refused_before_the_encoder_is_to
     (tmp_path / CONFIG_FILE).write_text(json.dumps(manifest))
     with pytest.raises(UserError, match="retrain it with: coach train moves"):
         MovesModel(encoder=None, folder=tmp_path)
+
+
+def test_n_gram_files_without_their_record_in_the_manifest_are_refused_with_the_fix(tmp_path):
+    manifest = json.loads((DEFAULT_MODEL / CONFIG_FILE).read_text())
+    manifest.pop("ngrams", None)
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(manifest))
+    for name in NGRAM_FILES:
+        (tmp_path / name).write_bytes((DEFAULT_MODEL / name).read_bytes())
+    with pytest.raises(UserError, match="refit it with: coach train moves-ngrams"):
+        MovesModel(encoder=None, folder=tmp_path)
+    (tmp_path / NGRAM_FILES[0]).write_text("{not json")
+    with pytest.raises(UserError, match=f"{NGRAM_FILES[0]} is unreadable.*coach train moves-ngrams"):
+        MovesModel(encoder=None, folder=tmp_path)
+
+
+def test_new_fine_tuned_layers_drop_the_n_gram_model_fitted_for_the_old_ones(tmp_path):
+    for name in NGRAM_FILES:
+        (tmp_path / name).write_text("fitted for the previous layers")
+    write_model(MovesTrainingConfig(out_dir=tmp_path), {}, np.full(len(SERVICE_MOVES), 0.5), {})
+    assert (tmp_path / CONFIG_FILE).is_file()
+    assert not any((tmp_path / name).exists() for name in NGRAM_FILES)
 
 
 def test_a_missing_model_names_the_command_that_makes_one(tmp_path):
@@ -159,7 +183,10 @@ def test_shared_lower_states_give_the_same_moves_as_a_separate_pass(real_encoder
     replies = ["Hoidan tämän heti.", "As I already said, no.", "", "Voi ei, anteeksi! " * 30]
     assert moves.heads_for(tone), "the shipped tone and moves models must start from the same layer"
     probabilities = tone.probabilities(replies, batch_size=2, extra_heads=moves.heads_for(tone))
-    np.testing.assert_allclose(probabilities["moves"], moves.predict(replies, batch_size=3), atol=1e-5)
+    np.testing.assert_allclose(probabilities["moves"], moves.predict(replies, batch_size=3, ngrams=False), atol=1e-5)
+    assert moves.ngrams, "the shipped moves model blends its character n-grams"
+    np.testing.assert_allclose(moves.with_ngrams(replies, probabilities["moves"]), moves.predict(replies, batch_size=3),
+                               atol=1e-5)  # fmt: skip
 
 
 @pytest.mark.slow
@@ -173,8 +200,25 @@ def test_a_tiny_training_run_writes_a_model_that_loads_and_predicts_the_same(tmp
     assert [entry["epoch"] for entry in manifest["history"]] == [1, 2] and manifest["best_epoch"] in (1, 2)
     assert manifest["n_train"] + manifest["n_dev"] + sum(r["n_test"] for r in manifest["test"].values()) == 160
     model = MovesModel(real_encoder, tmp_path)
-    replies = ["Selvitän asian ja soitan huomenna.", "Not our department."]
+    replies = ["Selvitän asian ja soitan huomenna.", "Not our department, sorry."]
     first, second = model.predict(replies), model.predict(list(reversed(replies)))[::-1]
     np.testing.assert_allclose(first, second, atol=1e-6)
     assert first.shape == (2, len(SERVICE_MOVES) + len(VERDICT_READINGS)) and ((first >= 0) & (first <= 1)).all()
     assert set(manifest["test"]["fi"]["verdict_accuracy"]) == set(DIMENSIONS)
+    assert model.ngrams is None and list(model.thresholds) == manifest["thresholds"]
+
+    # The character n-grams: fitted on the same training replies, blended in, thresholds retuned for the blend.
+    from coach.moves import MovesNgramConfig, train_moves_ngrams
+
+    fitted = train_moves_ngrams(MovesNgramConfig(model_dir=tmp_path, weight=0.5), encoder=real_encoder)
+    assert fitted["n_train"] == manifest["n_train"] and set(fitted["test"]) == {"fi", "en"}
+    blended_model = MovesModel(real_encoder, tmp_path)
+    layers_alone = blended_model.predict(replies, ngrams=False)
+    np.testing.assert_allclose(layers_alone, first, atol=1e-6)
+    ngram_part = blended_model.ngrams.ngram_probabilities(replies)  # as written: commas carry tone
+    np.testing.assert_allclose(blended_model.predict(replies), 0.5 * layers_alone + 0.5 * ngram_part, atol=1e-5)
+    assert list(blended_model.thresholds) == json.loads((tmp_path / CONFIG_FILE).read_text())["ngrams"]["thresholds"]
+
+    train_moves_ngrams(MovesNgramConfig(model_dir=tmp_path, weight=0.0), encoder=real_encoder)  # weight 0: no blend
+    assert not any((tmp_path / name).exists() for name in NGRAM_FILES)
+    np.testing.assert_allclose(MovesModel(real_encoder, tmp_path).predict(replies), first, atol=1e-6)

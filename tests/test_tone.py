@@ -318,6 +318,22 @@ def test_the_saved_ngram_model_reproduces_the_fitted_one():
     assert np.allclose(blend(unseen, encoder)[:, 0], 0.75 * 0.2 + 0.25 * expected, atol=1e-5)
 
 
+def test_a_fitted_ngram_model_saved_under_other_names_loads_back_the_same(tmp_path):
+    from coach.lexical import LexicalBlend
+
+    texts = ["hoidan tämän heti", "ei kuulu meille", "soitan huomenna", "kysy infosta", "selvitän asian", "en voi mitään"] * 3
+    targets = np.array([[1, 0], [0, 1], [1, 0], [0, 1], [1, 0], [0, 0]] * 3)
+    fitted = LexicalBlend.fit(texts, targets, regularisation_c=4.0, weight=0.3)
+    files = ("other.json", "other.safetensors")
+    fitted.save(tmp_path, files, note="kept")
+    loaded = LexicalBlend.load(tmp_path, files, retrain="coach train moves-ngrams")
+    unseen = ["hoidan asian", "ei meille", ""]
+    np.testing.assert_allclose(loaded.ngram_probabilities(unseen), fitted.ngram_probabilities(unseen), atol=1e-6)
+    assert loaded.weight == 0.3 and json.loads((tmp_path / "other.json").read_text())["note"] == "kept"
+    assert fitted.ngram_probabilities(["hoidan"])[0, 0] > fitted.ngram_probabilities(["ei kuulu"])[0, 0]
+    assert LexicalBlend.load(tmp_path) is None  # the tone classifier's own file names are not there
+
+
 def test_an_unreadable_ngram_model_names_the_folder_and_the_fix(tmp_path):
     from coach.lexical import LEXICAL_CONFIG, LexicalBlend
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coach.commands import add_group
+from coach.errors import UserError
 from coach.lexical import LexicalTrainingConfig, train_lexical
 
 
@@ -37,6 +38,16 @@ def register(subparsers) -> None:
                        help="layers below stay frozen; match the tone classifier's (default 8) so both share one pass")
     moves.add_argument("--limit", type=int, help="at most this many replies (smoke runs)")
     moves.set_defaults(handler=_moves)
+
+    ngrams = commands.add_parser(
+        "moves-ngrams",
+        help="Fit the character n-gram model blended into the service-moves model (under a minute; train moves runs it too).",
+        description="Defaults come from coach.moves.MovesNgramConfig. Fitted on the moves model's own training replies; "
+        "retunes its move thresholds for the blend and reports the blend on the test split.",
+    )
+    ngrams.add_argument("--moves", type=Path, help="service-moves model folder to add it to (default models/moves)")
+    ngrams.add_argument("--weight", type=float, help="the n-grams' share of the blend, 0 to 1 (0 removes it; default 0.4)")
+    ngrams.set_defaults(handler=_moves_ngrams)
 
     lexical = commands.add_parser(
         "lexical",
@@ -97,20 +108,46 @@ def _report_lexical(result: dict) -> None:
 def _moves(args) -> int:
     import dataclasses
 
-    from coach.moves import MovesTrainingConfig, train_moves
+    from coach.moves import MovesNgramConfig, MovesTrainingConfig, train_moves, train_moves_ngrams
 
     given = {"out_dir": args.out, "epochs": args.epochs, "seed": args.seed,
              "first_trained_layer": args.first_trained_layer, "limit": args.limit}  # fmt: skip
     config = dataclasses.replace(MovesTrainingConfig(), **{k: v for k, v in given.items() if v is not None})
     manifest = train_moves(config)
-    print(f"best epoch {manifest['best_epoch']}, {manifest['training_seconds']} s")
-    for lang, report in manifest["test"].items():
+    print(f"best epoch {manifest['best_epoch']}, {manifest['training_seconds']} s; the fine-tuned layers alone:")
+    _report_moves(manifest["test"])
+    _report_ngrams(train_moves_ngrams(MovesNgramConfig(model_dir=config.out_dir)))
+    calibrate_int8(moves_dir=config.out_dir)
+    return 0
+
+
+def _moves_ngrams(args) -> int:
+    import dataclasses
+
+    from coach.moves import MovesNgramConfig, train_moves_ngrams
+
+    if args.weight is not None and not 0 <= args.weight <= 1:
+        raise UserError(f"--weight must be between 0 and 1 (the n-grams' share of the blend), found {args.weight}")
+    given = {"model_dir": args.moves, "weight": args.weight}
+    _report_ngrams(train_moves_ngrams(dataclasses.replace(MovesNgramConfig(), **{k: v for k, v in given.items() if v is not None})))
+    return 0
+
+
+def _report_ngrams(result: dict) -> None:
+    if not result["weight"]:
+        print("no n-gram blend: the moves model runs on its fine-tuned layers alone")
+        return
+    print(f"blended with the character n-grams (weight {result['weight']}, {result['n_features']} features, "
+          f"{result['training_seconds']} s):")  # fmt: skip
+    _report_moves(result["test"])
+
+
+def _report_moves(test: dict) -> None:
+    for lang, report in test.items():
         scores = "  ".join(f"{m} {f:.2f}" for m, f in report["per_move_f1"].items())
         print(f"{lang}: test macro-F1 {report['macro_f1']:.3f} (n={report['n_test']})  {scores}")
         accuracy = "  ".join(f"{d} {a:.2f}" for d, a in report["verdict_accuracy"].items())
         print(f"{lang}: test verdict accuracy of the readings  {accuracy}")
-    calibrate_int8(moves_dir=config.out_dir)
-    return 0
 
 
 def _int8(args) -> int:
