@@ -34,7 +34,7 @@ import copy
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from pathlib import Path
 
@@ -373,8 +373,6 @@ class MovesNgramConfig:
 def train_moves_ngrams(config: MovesNgramConfig | None = None, paths=DATA_FILES, encoder=None) -> dict:
     """Fit the character n-gram model on the fine-tuned layers' own training replies, retune the move
     thresholds for the blend on their dev replies, report the blend on the test split, write it."""
-    from dataclasses import fields
-
     from coach.tone_training import tune_thresholds
 
     config = config or MovesNgramConfig()
