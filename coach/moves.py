@@ -143,6 +143,17 @@ class MovesTrainingConfig:
     limit: int | None = None  # at most this many rows (smoke runs and tests)
 
 
+def read_manifest(folder: Path) -> dict:
+    config_path = Path(folder) / CONFIG_FILE
+    if not config_path.is_file():
+        raise UserError(f"No service-moves model in {folder} ({CONFIG_FILE} missing). Train one with: coach train moves")
+    return json.loads(config_path.read_text(encoding="utf-8"))
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    (Path(folder) / CONFIG_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
 class MovesModel:
     """Move probabilities from text, or from lower-layer states another model already computed."""
 
@@ -150,9 +161,7 @@ class MovesModel:
         from safetensors.torch import load_file
 
         config_path = Path(folder) / CONFIG_FILE
-        if not config_path.is_file():
-            raise UserError(f"No service-moves model in {folder} ({CONFIG_FILE} missing). Train one with: coach train moves")
-        self.manifest = json.loads(config_path.read_text(encoding="utf-8"))
+        self.manifest = read_manifest(folder)
         trained_for = (self.manifest["moves"], self.manifest.get("verdict_readings"))
         if trained_for != (list(SERVICE_MOVES), list(VERDICT_READINGS)):
             raise UserError(f"{config_path}: trained for moves {trained_for[0]} and verdict readings {trained_for[1]}, "
@@ -355,7 +364,7 @@ def write_model(config: MovesTrainingConfig, state: dict, thresholds: np.ndarray
         **results,
         "config": settings,
     }
-    (out / CONFIG_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_manifest(out, manifest)
     for name in NGRAM_FILES:  # fitted for the replaced layers' errors: train_moves_ngrams fits new ones
         (out / name).unlink(missing_ok=True)
     return manifest
@@ -378,17 +387,14 @@ def train_moves_ngrams(config: MovesNgramConfig | None = None, paths=DATA_FILES,
     config = config or MovesNgramConfig()
     started = time.time()
     folder = Path(config.model_dir)
-    manifest_path = folder / CONFIG_FILE
-    if not manifest_path.is_file():
-        raise UserError(f"No service-moves model in {folder} ({CONFIG_FILE} missing). Train one with: coach train moves")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_manifest(folder)
     known = {f.name for f in fields(MovesTrainingConfig)}
     trained = MovesTrainingConfig(**{k: v for k, v in manifest["config"].items() if k in known})
     if config.weight <= 0:
         for name in NGRAM_FILES:
             (folder / name).unlink(missing_ok=True)
         manifest.pop("ngrams", None)
-        manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        write_manifest(folder, manifest)
         return {"weight": 0.0, "training_seconds": round(time.time() - started)}
 
     examples, train_rows, dev_rows, test = training_split(trained, paths)
@@ -410,5 +416,5 @@ def train_moves_ngrams(config: MovesNgramConfig | None = None, paths=DATA_FILES,
         "test": held_out_report([examples[i] for i in rows[len(dev_rows) :]], held_out, thresholds),
     }  # fmt: skip
     ngrams.save(folder, NGRAM_FILES, config={k: v for k, v in asdict(config).items() if k != "model_dir"})
-    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_manifest(folder, manifest)
     return {**manifest["ngrams"], "training_seconds": round(time.time() - started)}

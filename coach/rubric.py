@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from coach.analysis import ReplyAnalysis, sentence_signal_dict
 from coach.labels import COARSE_TONES, DIMENSIONS, SERVICE_MOVES, VERDICT_READINGS
 
 RUBRIC_FILE = Path(__file__).with_name("rubric.yaml")
@@ -109,9 +110,7 @@ class Rubric:
 def rubric_signals(tone_scores: dict[str, float], moves: dict[str, float], reply: str,
                    customer_mood: int | None = None, readings: dict[str, float] | None = None) -> dict[str, float]:  # fmt: skip
     """Every signal the rule table can name, from the classifier outputs and the context."""
-    signals = {f"tone.{t}": float(tone_scores.get(t, 0.0)) for t in COARSE_TONES}
-    signals.update({f"move.{m}": float(moves.get(m, 0.0)) for m in SERVICE_MOVES})
-    signals.update({f"reading.{r}": float((readings or {}).get(r, 0.0)) for r in VERDICT_READINGS})
+    signals = {name: float(value) for name, value in sentence_signal_dict(tone_scores, moves, readings).items()}
     hostile = max(signals["tone.irritated"], signals["tone.dismissive"], signals["move.sarcasm"])
     upset = customer_mood is not None and customer_mood <= UPSET_CUSTOMER_MOOD
     signals["context.mirroring"] = hostile if upset else 0.0
@@ -211,8 +210,7 @@ ANCHORS: tuple[Anchor, ...] = (
 
 def anchor_violations(rubric: Rubric) -> list[str]:
     """Each anchor the rubric gets wrong, as 'anchor: dimension expected X, got Y'."""
-    from coach.analysis import ReplyAnalysis
-    from coach.feedback import feedback_for
+    from coach.feedback import feedback_for  # feedback reads this module's types
 
     problems = []
     for anchor in ANCHORS:
