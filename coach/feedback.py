@@ -12,6 +12,7 @@ they point to are in coach/rubric.yaml; docs/rubric.md explains them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from coach.analysis import ReplyAnalysis, sentence_signal_dict
@@ -19,6 +20,11 @@ from coach.rubric import DimensionAssessment
 
 QUOTE_LIMIT = 140
 MIN_EFFECT = 0.08  # contributions smaller than this are not worth a sentence
+# A problem is named (and its sentence quoted) only when the detector behind it reads at least this
+# much: the lowest probability at which a named problem was more often in the reply's gold moves
+# than not (eval/feedback_precision.py: 3-11% at 0.1-0.5, 36-46% at 0.5-0.7, 61% at 0.7-0.8, 90-100%
+# above). Below it, "you blamed the customer" would mostly accuse a learner of what they did not do.
+NAMED_FROM = 0.7
 
 MESSAGES: dict[str, dict[str, str]] = {
     # own experience: self-regulation
@@ -65,6 +71,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "own_composed": {
         "en": "Composed: you stayed in charge of your own reaction (“{quote}”).",
         "fi": "Rauhallinen: pysyit oman reaktiosi herrana (”{quote}”).",
+    },
+    "own_almost": {
+        "en": "Nearly composed. Read your reply once as the customer will hear it, and smooth any edge before you send it.",
+        "fi": "Melkein rauhallinen. Lue vastauksesi kerran asiakkaan korvin ja hio mahdollinen särmä pois ennen lähettämistä.",
     },
     "own_missing": {
         "en": "Your tone is not quite settled yet. Take a moment before replying and choose a calm, steady wording.",
@@ -115,6 +125,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "“{quote}” gives the customer nothing to hold on to. A few words that show you heard them change a lot.",
         "fi": "”{quote}” ei anna asiakkaalle mitään tarttumapintaa. Muutama sana, joka näyttää että kuulit, muuttaa paljon.",
     },
+    "others_almost": {
+        "en": "Nearly there. Make the respect unmistakable: name what you hear the customer feel, and leave out anything that could sound like a correction.",
+        "fi": "Melkein. Tee kunnioitus selväksi: sanoita, minkä tunteen kuulet asiakkaalta, ja jätä pois kaikki, mikä voi kuulostaa ojentamiselta.",
+    },
     "others_missing": {
         "en": "The reply is polite but does not show you heard how the customer feels. Name the feeling before the facts.",
         "fi": "Vastaus on asiallinen, mutta ei näytä, että kuulit miltä asiakkaasta tuntuu. Sanoita tunne ennen faktoja.",
@@ -156,6 +170,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "“{quote}” hands the customer your worry instead of a way forward. Say one thing you will do now.",
         "fi": "”{quote}” antaa asiakkaalle huolesi eikä suuntaa. Kerro yksi asia, jonka teet nyt.",
     },
+    "customer_almost": {
+        "en": "Nearly there. Make the help unmistakable: say what you will do yourself, and by when.",
+        "fi": "Melkein. Tee avusta yksiselitteistä: kerro, mitä teet itse ja mihin mennessä.",
+    },
     "customer_missing": {
         "en": "The customer does not yet know what happens next. Own the case and name one concrete step, with a time if you can.",
         "fi": "Asiakas ei vielä tiedä, mitä seuraavaksi tapahtuu. Ota asia omaksesi ja nimeä yksi konkreettinen askel, mieluiten aikataulun kanssa.",
@@ -189,6 +207,9 @@ LEAK_KIND_FROM = 0.5
 
 # A good verdict that no single rule carried (a composed reply is the default, not a feat).
 GOOD_WITHOUT_RULE = {"own": "own_composed", "others": "others_respectful", "customer": "customer_next_step"}
+# A mixed verdict with something to build on and no problem the detectors are sure of.
+ALMOST = {"own": "own_almost", "others": "others_almost", "customer": "customer_almost"}
+_STOP_AFTER_QUOTE = re.compile(r"([.!?…])([”\"])\.")
 
 # The learner's one-tap check-in before the first turn, and the coarse tones the coach reads:
 # the report sets the two side by side.
@@ -249,7 +270,8 @@ class DimensionFeedback:
 
 
 def _quoted(key: str, signal: str, analysis: ReplyAnalysis, lang: str) -> str:
-    return message(key, lang, quote=shorten(analysis.strongest_sentence(signal)))
+    text = message(key, lang, quote=shorten(analysis.strongest_sentence(signal)))
+    return _STOP_AFTER_QUOTE.sub(r"\1\2", text)  # “… the worst.” rather than “… the worst.”.
 
 
 def _leak_kind(analysis: ReplyAnalysis) -> tuple[str, str]:
@@ -264,17 +286,17 @@ def feedback_for(assessment: dict[str, DimensionAssessment], analysis: ReplyAnal
     out = {}
     for name, result in assessment.items():
         positives = [c for c in result.contributions if c.amount >= MIN_EFFECT]
-        negatives = [c for c in result.contributions if c.amount <= -MIN_EFFECT]
+        named = [c for c in result.contributions if c.amount <= -MIN_EFFECT and c.evidence_value >= NAMED_FROM]
         strength = _quoted(positives[0].rule.message, positives[0].rule.evidence, analysis, lang) if positives else None
         if result.verdict == "good":
             rule = positives[0].rule.message if positives else result.missing_message
             text = strength or _quoted(GOOD_WITHOUT_RULE[name], "", analysis, lang)
-        elif negatives:
-            carrier = negatives[0].rule
+        elif named:  # the strongest pull down among the problems the detectors are sure of
+            carrier = named[0].rule
             rule, evidence = _leak_kind(analysis) if carrier.message == "own_leak" else (carrier.message, carrier.evidence)
             text = _quoted(rule, evidence, analysis, lang)
-        else:
-            rule = result.missing_message
+        else:  # weak signals together, or something missing: coach towards good without naming a fault
+            rule = ALMOST[name] if positives and result.verdict == "mixed" else result.missing_message
             text = message(rule, lang)
         suggestion = None
         if result.verdict != "good" and model_answers:

@@ -47,7 +47,8 @@ class Rule:
 @dataclass(frozen=True)
 class Contribution:
     rule: Rule
-    value: float  # the signal's value for this reply
+    value: float  # the signal's value for this reply, after the signal floor
+    evidence_value: float = 0.0  # the raw value of the rule's evidence signal: how sure the detector the feedback names is
 
     @property
     def amount(self) -> float:
@@ -96,12 +97,13 @@ class Rubric:
 
     def assess(self, signals: dict[str, float]) -> dict[str, DimensionAssessment]:
         floor = self.signal_floor
-        signals = {name: max(0.0, (value - floor) / (1.0 - floor)) for name, value in signals.items()}
+        floored = {name: max(0.0, (value - floor) / (1.0 - floor)) for name, value in signals.items()}
         out = {}
         for name, table in self.dimensions.items():
-            contributions = tuple(
-                sorted((Contribution(r, signals.get(r.signal, 0.0)) for r in table.rules), key=lambda c: -abs(c.amount))
-            )
+            contributions = tuple(sorted(
+                (Contribution(r, floored.get(r.signal, 0.0), signals.get(r.evidence, 0.0)) for r in table.rules),
+                key=lambda c: -abs(c.amount),
+            ))  # fmt: skip
             score = table.score(contributions)
             out[name] = DimensionAssessment(name, score, self.verdict(score), contributions, table.missing)
         return out

@@ -294,3 +294,31 @@ def test_a_transcript_saved_before_the_verdict_readings_still_scores():
     restored = ReplyAnalysis.from_record(record)
     assert restored.readings == {}
     assert assess_reply(restored, "en")["own"].verdict == "poor"
+
+
+def _reply_with(moves: dict[str, float], reply: str = "I hear how frustrating this is. The parcel left our warehouse on Monday."):
+    from coach.analysis import ReplyAnalysis
+
+    return ReplyAnalysis(reply, "calm", 0.9, {"calm": 0.9}, {m: moves.get(m, 0.0) for m in moves}, readings={})
+
+
+def test_a_problem_the_detector_is_unsure_of_lowers_the_score_but_is_not_named():
+    unsure = assess_reply(_reply_with({"acknowledges_feeling": 0.95, "blames_customer": 0.3}), "en")["others"]
+    sure = assess_reply(_reply_with({"acknowledges_feeling": 0.95, "blames_customer": 0.9}), "en")["others"]
+    clean = assess_reply(_reply_with({"acknowledges_feeling": 0.95}), "en")["others"]
+    assert unsure.score < clean.score and unsure.verdict == "mixed"
+    assert unsure.rule == "others_almost" and "blame" not in unsure.text and "Nearly there" in unsure.text
+    assert unsure.strength and "You acknowledged" in unsure.strength  # what went well is still said
+    assert sure.rule == "others_blame" and "puts the blame on the customer" in sure.text
+    nothing_to_build_on = assess_reply(_reply_with({"blames_customer": 0.3}), "fi")["others"]
+    assert nothing_to_build_on.rule == "others_missing" and nothing_to_build_on.text == MESSAGES["others_missing"]["fi"]
+
+
+def test_a_sure_but_smaller_problem_is_named_before_a_larger_unsure_one():
+    feedback = assess_reply(_reply_with({"blames_customer": 0.35}, reply="Whatever."), "en")["others"]
+    assert feedback.rule == "others_curt" and "“Whatever.” gives the customer nothing to hold on to" in feedback.text
+
+
+def test_a_quote_that_ends_a_sentence_is_not_followed_by_a_second_full_stop():
+    feedback = assess_reply(_reply_with({"concrete_next_step": 0.95}, reply="I'll send a courier today."), "en")["customer"]
+    assert feedback.text == "Concrete next step: “I'll send a courier today.”"
