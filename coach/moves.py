@@ -265,9 +265,10 @@ def held_out_report(examples: list[MovesExample], probabilities: np.ndarray, thr
     return report
 
 
-def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> dict:
+def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES, encoder=None) -> dict:
     """Fine-tune, choose the epoch and thresholds on dev, report test F1 and verdict accuracy per language,
-    write the model."""
+    write the model. ``encoder``: the embedded encoder, when the caller has loaded it (it stays unchanged:
+    the fine-tuned layers are copies)."""
     from sklearn.metrics import f1_score
 
     from coach.encoder import EncoderConfig, load_encoder
@@ -283,7 +284,7 @@ def train_moves(config: MovesTrainingConfig | None = None, paths=DATA_FILES) -> 
     codes = verdict_codes(examples)
     z = reading_targets(codes).astype(np.float32)
 
-    encoder = load_encoder(EncoderConfig())
+    encoder = encoder or load_encoder(EncoderConfig())
     states = unpadded_lower_states(encoder, [normalise_for_model(e.reply) for e in examples],
                                    config.first_trained_layer, config.max_tokens)  # fmt: skip
 

@@ -193,10 +193,15 @@ def test_shared_lower_states_give_the_same_moves_as_a_separate_pass(real_encoder
 def test_a_tiny_training_run_writes_a_model_that_loads_and_predicts_the_same(tmp_path, real_encoder):
     import dataclasses
 
+    import torch
+
     from coach.moves import MovesTrainingConfig, train_moves
 
     config = dataclasses.replace(MovesTrainingConfig(), out_dir=tmp_path, limit=160, epochs=2)
-    manifest = train_moves(config)
+    base = {name: tensor.clone() for name, tensor in real_encoder.model.state_dict().items()}
+    manifest = train_moves(config, encoder=real_encoder)
+    # The shared encoder is handed on to the n-gram fit and the int8 calibration: training must not touch it.
+    assert all(torch.equal(base[name], tensor) for name, tensor in real_encoder.model.state_dict().items())
     assert [entry["epoch"] for entry in manifest["history"]] == [1, 2] and manifest["best_epoch"] in (1, 2)
     assert manifest["n_train"] + manifest["n_dev"] + sum(r["n_test"] for r in manifest["test"].values()) == 160
     model = MovesModel(real_encoder, tmp_path)

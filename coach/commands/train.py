@@ -108,16 +108,18 @@ def _report_lexical(result: dict) -> None:
 def _moves(args) -> int:
     import dataclasses
 
+    from coach.encoder import EncoderConfig, load_encoder
     from coach.moves import MovesNgramConfig, MovesTrainingConfig, train_moves, train_moves_ngrams
 
     given = {"out_dir": args.out, "epochs": args.epochs, "seed": args.seed,
              "first_trained_layer": args.first_trained_layer, "limit": args.limit}  # fmt: skip
     config = dataclasses.replace(MovesTrainingConfig(), **{k: v for k, v in given.items() if v is not None})
-    manifest = train_moves(config)
+    encoder = load_encoder(EncoderConfig())  # once for the three steps
+    manifest = train_moves(config, encoder=encoder)
     print(f"best epoch {manifest['best_epoch']}, {manifest['training_seconds']} s; the fine-tuned layers alone:")
     _report_moves(manifest["test"])
-    _report_ngrams(train_moves_ngrams(MovesNgramConfig(model_dir=config.out_dir)))
-    calibrate_int8(moves_dir=config.out_dir)
+    _report_ngrams(train_moves_ngrams(MovesNgramConfig(model_dir=config.out_dir), encoder=encoder))
+    calibrate_int8(moves_dir=config.out_dir, encoder=encoder)
     return 0
 
 
@@ -158,15 +160,16 @@ def _int8(args) -> int:
     return 0
 
 
-def calibrate_int8(tone_dir: Path | None = None, moves_dir: Path | None = None) -> None:
-    """Write the int8 calibration of each given model folder, measured on the project's service replies."""
+def calibrate_int8(tone_dir: Path | None = None, moves_dir: Path | None = None, encoder=None) -> None:
+    """Write the int8 calibration of each given model folder, measured on the project's service replies
+    (``encoder``: the embedded encoder, when the caller has it loaded)."""
     from coach.encoder import EncoderConfig, load_encoder
     from coach.int8 import save_calibration
     from coach.moves import DATA_FILES, MovesModel, read_moves_data
     from coach.tone import ToneClassifier
 
     texts = [example.reply for example in read_moves_data(DATA_FILES)]
-    encoder = load_encoder(EncoderConfig())
+    encoder = encoder or load_encoder(EncoderConfig())
     models = [(folder, build) for folder, build in ((tone_dir, ToneClassifier), (moves_dir, MovesModel)) if folder]
     for folder, build in models:
         path = save_calibration(build(encoder, folder, int8=False).calibration(texts), folder)
