@@ -3,9 +3,10 @@
     items = feedback_for(assessment, analysis, lang="fi", model_answers=["Ymmärrän …"])
     items["customer"].text      # 'Ohjaat asiakkaan muualle: “ei kuulu meille”. Ota asia …'
 
-For each dimension the coach names what carried the verdict: the strongest rule that pulled
-the score down (quoting the sentence that carries its signal) when the verdict is not good,
-or the strongest rule that lifted it when it is. Strengths are always reported separately, so
+For each dimension the coach names what carried the verdict: when it is not good, the strongest
+rule that pulled the score down among those whose detector is sure of what it saw (``NAMED_FROM``;
+quoting the sentence that carries its signal), and otherwise what was missing; when it is good, the
+strongest rule that lifted it. Strengths are always reported separately, so
 the learner hears what went well before the one thing to change. Rule names and the messages
 they point to are in coach/rubric.yaml; docs/rubric.md explains them.
 """

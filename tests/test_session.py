@@ -299,7 +299,7 @@ def test_a_transcript_saved_before_the_verdict_readings_still_scores():
 def _reply_with(moves: dict[str, float], reply: str = "I hear how frustrating this is. The parcel left our warehouse on Monday."):
     from coach.analysis import ReplyAnalysis
 
-    return ReplyAnalysis(reply, "calm", 0.9, {"calm": 0.9}, {m: moves.get(m, 0.0) for m in moves}, readings={})
+    return ReplyAnalysis(reply, "calm", 0.9, {"calm": 0.9}, dict(moves), readings={})
 
 
 def test_a_problem_the_detector_is_unsure_of_lowers_the_score_but_is_not_named():
