@@ -77,6 +77,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Nearly composed. Read your reply once as the customer will hear it, and smooth any edge before you send it.",
         "fi": "Melkein rauhallinen. Lue vastauksesi kerran asiakkaan korvin ja hio mahdollinen särmä pois ennen lähettämistä.",
     },
+    "own_reaction_shows": {
+        "en": "Your own reaction is showing in this reply. Pause, breathe out, and answer what the customer needs rather than how you feel.",
+        "fi": "Oma reaktiosi näkyy tässä vastauksessa. Pysähdy, hengitä ulos ja vastaa siihen, mitä asiakas tarvitsee, älä siihen, miltä sinusta tuntuu.",
+    },
     "own_missing": {
         "en": "Your tone is not quite settled yet. Take a moment before replying and choose a calm, steady wording.",
         "fi": "Sävysi ei ole vielä aivan tasainen. Pysähdy hetkeksi ennen vastausta ja valitse rauhallinen sanamuoto.",
@@ -129,6 +133,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "others_almost": {
         "en": "Nearly there. Make the respect unmistakable: name what you hear the customer feel, and leave out anything that could sound like a correction.",
         "fi": "Melkein. Tee kunnioitus selväksi: sanoita, minkä tunteen kuulet asiakkaalta, ja jätä pois kaikki, mikä voi kuulostaa ojentamiselta.",
+    },
+    "others_lands_badly": {
+        "en": "This is likely to land badly: nothing in it shows you heard the customer, and the tone can read as a brush-off. Start from what they feel.",
+        "fi": "Tämä osuu asiakkaaseen todennäköisesti huonosti: siitä ei näy, että kuulit häntä, ja sävy voi kuulostaa tylyltä. Aloita siitä, miltä hänestä tuntuu.",
     },
     "others_missing": {
         "en": "The reply is polite but does not show you heard how the customer feels. Name the feeling before the facts.",
@@ -208,7 +216,9 @@ LEAK_KIND_FROM = 0.5
 
 # A good verdict that no single rule carried (a composed reply is the default, not a feat).
 GOOD_WITHOUT_RULE = {"own": "own_composed", "others": "others_respectful", "customer": "customer_next_step"}
-# A mixed verdict with something to build on and no problem the detectors are sure of.
+# Verdicts that are not good although no problem is sure enough to name: a poor one, and a mixed one
+# with something to build on (otherwise the dimension's `missing` message says what is missing).
+POOR_UNNAMED = {"own": "own_reaction_shows", "others": "others_lands_badly", "customer": "customer_missing"}
 ALMOST = {"own": "own_almost", "others": "others_almost", "customer": "customer_almost"}
 _STOP_AFTER_QUOTE = re.compile(r"([.!?…])([”\"])\.")
 
@@ -297,7 +307,10 @@ def feedback_for(assessment: dict[str, DimensionAssessment], analysis: ReplyAnal
             rule, evidence = _leak_kind(analysis) if carrier.message == "own_leak" else (carrier.message, carrier.evidence)
             text = _quoted(rule, evidence, analysis, lang)
         else:  # weak signals together, or something missing: coach towards good without naming a fault
-            rule = ALMOST[name] if positives and result.verdict == "mixed" else result.missing_message
+            if result.verdict == "poor":
+                rule = POOR_UNNAMED[name]
+            else:
+                rule = ALMOST[name] if positives else result.missing_message
             text = message(rule, lang)
         suggestion = None
         if result.verdict != "good" and model_answers:

@@ -314,6 +314,12 @@ def test_a_problem_the_detector_is_unsure_of_lowers_the_score_but_is_not_named()
     assert nothing_to_build_on.rule == "others_missing" and nothing_to_build_on.text == MESSAGES["others_missing"]["fi"]
 
 
+def test_a_poor_verdict_with_no_sure_problem_is_not_called_polite():
+    feedback = assess_reply(_reply_with({"blames_customer": 0.6}), "en")["others"]
+    assert feedback.verdict == "poor" and feedback.rule == "others_lands_badly"
+    assert "likely to land badly" in feedback.text and "polite" not in feedback.text
+
+
 def test_a_sure_but_smaller_problem_is_named_before_a_larger_unsure_one():
     feedback = assess_reply(_reply_with({"blames_customer": 0.35}, reply="Whatever."), "en")["others"]
     assert feedback.rule == "others_curt" and "“Whatever.” gives the customer nothing to hold on to" in feedback.text

@@ -61,7 +61,8 @@ class FeedbackPrecision:
                 carrier = next((c for c in assessment[dimension].contributions  # the one coach.feedback named
                                 if c.amount <= -coach.feedback.MIN_EFFECT and c.evidence_value >= coach.feedback.NAMED_FROM
                                 and c.rule.message == feedback.rule), None)  # fmt: skip
-                rows.append({"id": example.id, "lang": example.lang, "dimension": dimension, "message": feedback.rule,
+                rows.append({"id": example.id, "lang": example.lang, "dimension": dimension, "verdict": feedback.verdict,
+                             "message": feedback.rule,
                              "detector": round(carrier.evidence_value, 3) if carrier else None,
                              "right": bool(MOVES_OF_MESSAGE[feedback.rule] & set(example.moves))})  # fmt: skip
         return rows
