@@ -22,10 +22,11 @@ from coach.rubric import DimensionAssessment
 QUOTE_LIMIT = 140
 MIN_EFFECT = 0.08  # contributions smaller than this are not worth a sentence
 # A problem is named (and its sentence quoted) only when the detector behind it reads at least this
-# much: the lowest probability at which a named problem was more often in the reply's gold moves
-# than not (eval/feedback_precision.py: 3-11% at 0.1-0.5, 36-46% at 0.5-0.7, 61% at 0.7-0.8, 90-100%
-# above). Below it, "you blamed the customer" would mostly accuse a learner of what they did not do.
-NAMED_FROM = 0.7
+# much, on the whole reply or on one sentence (``_sureness``): the lowest probability at which a named
+# problem was in the reply's gold moves at least three times in four (eval/feedback_precision.py,
+# docs/rubric.md). Below it, "you blamed the customer" would too often accuse a learner of what they
+# did not do.
+NAMED_FROM = 0.8
 
 MESSAGES: dict[str, dict[str, str]] = {
     # own experience: self-regulation
@@ -285,6 +286,13 @@ def _quoted(key: str, signal: str, analysis: ReplyAnalysis, lang: str) -> str:
     return _STOP_AFTER_QUOTE.sub(r"\1\2", text)  # “… the worst.” rather than “… the worst.”.
 
 
+def _sureness(contribution, analysis: ReplyAnalysis) -> float:
+    """How sure the detector behind a rule is: its reading of the whole reply or of its strongest sentence,
+    whichever is higher (one sharp sentence inside a helpful reply reads weaker as a whole)."""
+    evidence = contribution.rule.evidence
+    return max([contribution.evidence_value, *(s.get(evidence, 0.0) for s in analysis.sentence_signals)])
+
+
 def _leak_kind(analysis: ReplyAnalysis) -> tuple[str, str]:
     """The message and evidence signal that name how the worker's own state leaked (see LEAK_KINDS)."""
     values = sentence_signal_dict(analysis.tone_scores, analysis.moves)
@@ -297,7 +305,7 @@ def feedback_for(assessment: dict[str, DimensionAssessment], analysis: ReplyAnal
     out = {}
     for name, result in assessment.items():
         positives = [c for c in result.contributions if c.amount >= MIN_EFFECT]
-        named = [c for c in result.contributions if c.amount <= -MIN_EFFECT and c.evidence_value >= NAMED_FROM]
+        named = [c for c in result.contributions if c.amount <= -MIN_EFFECT and _sureness(c, analysis) >= NAMED_FROM]
         strength = _quoted(positives[0].rule.message, positives[0].rule.evidence, analysis, lang) if positives else None
         if result.verdict == "good":
             rule = positives[0].rule.message if positives else result.missing_message

@@ -34,3 +34,49 @@ def test_without_the_gate_the_unsure_problem_is_named_too(monkeypatch):
     result = FeedbackPrecision()(*zip(case("c", "en", 0.3, ())))
     assert [(row["message"], row["right"], row["detector"]) for row in result["rows"] if row["dimension"] == "others"] == [
         ("others_blame", False, pytest.approx(0.3))]
+
+
+def quote_case(blame_by_sentence: list[float]):
+    from coach.analysis import split_sentences
+
+    reply = "Sorry about the wait. Did you not read the sign at the door? I'll refund the ticket now."
+    sentences = split_sentences(reply)
+    signals = [{"move.blames_customer": value} for value in blame_by_sentence]
+    analysis = ReplyAnalysis(reply, "calm", 0.9, {"calm": 0.9}, {"blames_customer": 0.95}, sentences, signals, readings={})
+    item = {"id": "q", "lang": "en", "reply": reply, "problem": "blames_customer", "problem_sentence": sentences[1]}
+    return item, analysis
+
+
+def test_a_quote_is_right_only_when_it_is_the_marked_sentence():
+    from coach.evaluate.feedback_precision import QuoteAccuracy
+
+    right, wrong = quote_case([0.1, 0.9, 0.2]), quote_case([0.8, 0.3, 0.1])
+    result = QuoteAccuracy()(*zip(right, wrong))
+    assert [row["named"] for row in result["rows"]] == [True, True]
+    assert result["rows"][0]["right"] == result["rows"][0]["quotes"] >= 1 and result["rows"][1]["right"] == 0
+    assert result["quote_accuracy"] == 0.5 and result["named_rate"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"problem": "rudeness"}, "problem must be one of blames_customer"),
+        ({"problem_sentence": "Not in the reply."}, "problem_sentence must be copied exactly from reply"),
+        ({"lang": "sv"}, "lang must be one of fi, en"),
+        ({"reply": ""}, "field 'reply' must be non-empty text"),
+    ],
+)  # fmt: skip
+def test_a_malformed_quote_set_line_is_refused_with_its_line_and_field(tmp_path, change, message):
+    import json
+
+    from coach.errors import UserError
+    from coach.evaluate.feedback_precision import read_quote_set
+
+    good = {"id": "a", "lang": "en", "reply": "Sorry. Did you not read it?", "problem": "blames_customer",
+            "problem_sentence": "Did you not read it?"}  # fmt: skip
+    path = tmp_path / "quotes.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, **change}) + "\n")
+    with pytest.raises(UserError, match=f"quotes.jsonl:2: {message}"):
+        read_quote_set(path)
+    path.write_text(json.dumps(good) + "\n")
+    assert read_quote_set(path) == [good]

@@ -314,6 +314,22 @@ def test_a_problem_the_detector_is_unsure_of_lowers_the_score_but_is_not_named()
     assert nothing_to_build_on.rule == "others_missing" and nothing_to_build_on.text == MESSAGES["others_missing"]["fi"]
 
 
+def test_one_sharp_sentence_in_a_helpful_reply_is_named_and_quoted():
+    from coach.analysis import ReplyAnalysis, split_sentences
+
+    reply = "I'm sorry about the charge. Honestly, you should have read the terms. I'll refund it today."
+    sentences = split_sentences(reply)
+    sentence_blame = [{"move.blames_customer": value} for value in (0.05, 0.92, 0.04)]
+    moves = {"blames_customer": 0.45, "concrete_next_step": 0.9, "apologises": 0.9}  # diluted over the whole reply
+    analysis = ReplyAnalysis(reply, "calm", 0.9, {"calm": 0.9}, moves, sentences, sentence_blame, readings={})
+    feedback = assess_reply(analysis, "en")["others"]
+    assert feedback.verdict != "good" and feedback.rule == "others_blame"
+    assert "“Honestly, you should have read the terms.” puts the blame on the customer" in feedback.text
+    no_sharp_sentence = ReplyAnalysis(reply, "calm", 0.9, {"calm": 0.9}, moves, sentences,
+                                      [{"move.blames_customer": 0.3}] * 3, readings={})  # fmt: skip
+    assert assess_reply(no_sharp_sentence, "en")["others"].rule != "others_blame"
+
+
 def test_a_poor_verdict_with_no_sure_problem_is_not_called_polite():
     feedback = assess_reply(_reply_with({"blames_customer": 0.6}), "en")["others"]
     assert feedback.verdict == "poor" and feedback.rule == "others_lands_badly"
