@@ -22,7 +22,7 @@ from coach.rubric import DimensionAssessment
 QUOTE_LIMIT = 140
 MIN_EFFECT = 0.08  # contributions smaller than this are not worth a sentence
 # A problem is named (and its sentence quoted) only when the detector behind it reads at least this
-# much, on the whole reply or on one sentence (``_sureness``): the lowest probability at which a named
+# much, on the whole reply or on one sentence (``sureness``): the lowest probability at which a named
 # problem was in the reply's gold moves at least three times in four (eval/feedback_precision.py,
 # docs/rubric.md). Below it, "you blamed the customer" would too often accuse a learner of what they
 # did not do.
@@ -286,7 +286,7 @@ def _quoted(key: str, signal: str, analysis: ReplyAnalysis, lang: str) -> str:
     return _STOP_AFTER_QUOTE.sub(r"\1\2", text)  # “… the worst.” rather than “… the worst.”.
 
 
-def _sureness(contribution, analysis: ReplyAnalysis) -> float:
+def sureness(contribution, analysis: ReplyAnalysis) -> float:
     """How sure the detector behind a rule is: its reading of the whole reply or of its strongest sentence,
     whichever is higher (one sharp sentence inside a helpful reply reads weaker as a whole)."""
     evidence = contribution.rule.evidence
@@ -305,7 +305,7 @@ def feedback_for(assessment: dict[str, DimensionAssessment], analysis: ReplyAnal
     out = {}
     for name, result in assessment.items():
         positives = [c for c in result.contributions if c.amount >= MIN_EFFECT]
-        named = [c for c in result.contributions if c.amount <= -MIN_EFFECT and _sureness(c, analysis) >= NAMED_FROM]
+        named = [c for c in result.contributions if c.amount <= -MIN_EFFECT and sureness(c, analysis) >= NAMED_FROM]
         strength = _quoted(positives[0].rule.message, positives[0].rule.evidence, analysis, lang) if positives else None
         if result.verdict == "good":
             rule = positives[0].rule.message if positives else result.missing_message

@@ -73,11 +73,11 @@ class FeedbackPrecision:
                     continue
                 carrier = next((c for c in assessment[dimension].contributions  # the one coach.feedback named
                                 if c.amount <= -coach.feedback.MIN_EFFECT
-                                and coach.feedback._sureness(c, analysis) >= coach.feedback.NAMED_FROM
+                                and coach.feedback.sureness(c, analysis) >= coach.feedback.NAMED_FROM
                                 and c.rule.message == feedback.rule), None)  # fmt: skip
                 rows.append({"id": example.id, "lang": example.lang, "dimension": dimension, "verdict": feedback.verdict,
                              "message": feedback.rule,
-                             "detector": round(coach.feedback._sureness(carrier, analysis), 3) if carrier else None,
+                             "detector": round(coach.feedback.sureness(carrier, analysis), 3) if carrier else None,
                              "right": bool(MOVES_OF_MESSAGE[feedback.rule] & set(example.moves))})  # fmt: skip
         return rows
 
