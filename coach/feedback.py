@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from coach.analysis import ReplyAnalysis, sentence_signal_dict
-from coach.rubric import DimensionAssessment
+from coach.rubric import Contribution, DimensionAssessment
 
 QUOTE_LIMIT = 140
 MIN_EFFECT = 0.08  # contributions smaller than this are not worth a sentence
@@ -286,7 +286,7 @@ def _quoted(key: str, signal: str, analysis: ReplyAnalysis, lang: str) -> str:
     return _STOP_AFTER_QUOTE.sub(r"\1\2", text)  # “… the worst.” rather than “… the worst.”.
 
 
-def sureness(contribution, analysis: ReplyAnalysis) -> float:
+def sureness(contribution: Contribution, analysis: ReplyAnalysis) -> float:
     """How sure the detector behind a rule is: its reading of the whole reply or of its strongest sentence,
     whichever is higher (one sharp sentence inside a helpful reply reads weaker as a whole)."""
     evidence = contribution.rule.evidence
