@@ -135,6 +135,17 @@ class ReplyAnalyzer:
         return out
 
 
+def analyze_by_language(analyzer: Analyzer, langs: list[str], replies: list[str]) -> list[ReplyAnalysis]:
+    """Analyses of ``replies`` in their order, each language in one batch with its own language, as the
+    app reads them: the language picks the tone thresholds and the Finnish n-gram blend."""
+    out: list[ReplyAnalysis | None] = [None] * len(replies)
+    for lang in dict.fromkeys(langs):
+        rows = [i for i, reply_lang in enumerate(langs) if reply_lang == lang]
+        for i, analysis in zip(rows, analyzer.analyze([replies[i] for i in rows], lang=lang)):
+            out[i] = analysis
+    return out
+
+
 def load_analyzer() -> ReplyAnalyzer:
     from coach.moves import MovesModel
     from coach.tone import load_tone_classifier

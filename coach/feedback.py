@@ -275,6 +275,9 @@ class DimensionFeedback:
     strength: str | None  # what went well on this dimension, if anything did
     suggestion: str | None  # a model answer from the scenario, when the verdict is not good
     rule: str | None  # the message key of the rule that carried the verdict, for reports
+    # how sure the detector behind a named problem was (``sureness``); None when nothing was named
+    # by a rule of its own (a strength, a missing step, or a leak kind read from the verdict readings)
+    named_sureness: float | None = None
 
     def to_dict(self) -> dict:
         return {"verdict": self.verdict, "score": round(self.score, 4), "text": self.text,
@@ -304,6 +307,7 @@ def feedback_for(assessment: dict[str, DimensionAssessment], analysis: ReplyAnal
                  model_answers: list[str] | None = None) -> dict[str, DimensionFeedback]:  # fmt: skip
     out = {}
     for name, result in assessment.items():
+        named_sureness = None
         positives = [c for c in result.contributions if c.amount >= MIN_EFFECT]
         named = [c for c in result.contributions if c.amount <= -MIN_EFFECT and sureness(c, analysis) >= NAMED_FROM]
         strength = _quoted(positives[0].rule.message, positives[0].rule.evidence, analysis, lang) if positives else None
@@ -312,7 +316,10 @@ def feedback_for(assessment: dict[str, DimensionAssessment], analysis: ReplyAnal
             text = strength or _quoted(GOOD_WITHOUT_RULE[name], "", analysis, lang)
         elif named:  # the strongest pull down among the problems the detectors are sure of
             carrier = named[0].rule
-            rule, evidence = _leak_kind(analysis) if carrier.message == "own_leak" else (carrier.message, carrier.evidence)
+            if carrier.message == "own_leak":
+                rule, evidence = _leak_kind(analysis)
+            else:
+                rule, evidence, named_sureness = carrier.message, carrier.evidence, sureness(named[0], analysis)
             text = _quoted(rule, evidence, analysis, lang)
         else:  # weak signals together, or something missing: coach towards good without naming a fault
             if result.verdict == "poor":
@@ -323,5 +330,5 @@ def feedback_for(assessment: dict[str, DimensionAssessment], analysis: ReplyAnal
         suggestion = None
         if result.verdict != "good" and model_answers:
             suggestion = message("model_answer", lang, quote=shorten(model_answers[0], 240))
-        out[name] = DimensionFeedback(name, result.verdict, result.score, text, strength, suggestion, rule)
+        out[name] = DimensionFeedback(name, result.verdict, result.score, text, strength, suggestion, rule, named_sureness)
     return out

@@ -25,16 +25,6 @@ from coach.paths import REPO_ROOT
 QUOTE_SET = REPO_ROOT / "eval" / "data" / "quote_set.jsonl"
 
 
-def analysed(analyzer, records: list[tuple[str, str]]) -> list:
-    """Analyses of (lang, reply) pairs, each language in one batch with its own thresholds, as in the app."""
-    out = [None] * len(records)
-    for lang in LANGUAGES:
-        rows = [i for i, (record_lang, _) in enumerate(records) if record_lang == lang]
-        for i, analysis in zip(rows, analyzer.analyze([records[i][1] for i in rows], lang=lang)):
-            out[i] = analysis
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="JSON file for the figures and every named problem")
@@ -44,12 +34,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.named_from is not None:
         coach.feedback.NAMED_FROM = args.named_from
-    from coach.analysis import load_analyzer
+    from coach.analysis import analyze_by_language, load_analyzer
 
     examples, items = [e for e in read_moves_data() if is_test(e)], read_quote_set(args.quotes)
     analyzer = load_analyzer()
-    result = FeedbackPrecision()(examples, analysed(analyzer, [(e.lang, e.reply) for e in examples]))
-    quotes = QuoteAccuracy()(items, analysed(analyzer, [(i["lang"], i["reply"]) for i in items]))
+    result = FeedbackPrecision()(examples, analyze_by_language(analyzer, [e.lang for e in examples], [e.reply for e in examples]))
+    quotes = QuoteAccuracy()(items, analyze_by_language(analyzer, [i["lang"] for i in items], [i["reply"] for i in items]))
     print(f"{len(examples)} test replies; a problem a gold move can confirm was named {result['n']} times")
     for name, group in (("all", result), *((lang, result[lang]) for lang in LANGUAGES)):
         print(f"{name:4s} precision {group['precision']}  ({group['right']}/{group['n']})")

@@ -46,13 +46,9 @@ def cached_analyses(records, cache: Path) -> list[ReplyAnalysis]:
     path = cache / f"analyses-{key}.json"
     if path.is_file():
         return [ReplyAnalysis.from_record(r) for r in json.loads(path.read_text())]
-    from coach.analysis import load_analyzer
+    from coach.analysis import analyze_by_language, load_analyzer
 
-    analyzer, analyses = load_analyzer(), [None] * len(records)
-    for lang in LANGUAGES:  # the language picks the tone thresholds and the Finnish n-gram blend
-        rows = [i for i, r in enumerate(records) if r.lang == lang]
-        for i, analysis in zip(rows, analyzer.analyze([records[i].reply for i in rows], lang=lang)):
-            analyses[i] = analysis
+    analyses = analyze_by_language(load_analyzer(), [r.lang for r in records], [r.reply for r in records])
     cache.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps([a.to_record() for a in analyses]))
     return analyses

@@ -80,3 +80,19 @@ def test_a_malformed_quote_set_line_is_refused_with_its_line_and_field(tmp_path,
         read_quote_set(path)
     path.write_text(json.dumps(good) + "\n")
     assert read_quote_set(path) == [good]
+
+
+def test_replies_are_analysed_a_language_at_a_time_and_come_back_in_their_order():
+    from coach.analysis import analyze_by_language
+
+    class RecordingAnalyzer:
+        calls: list[tuple[str, list[str]]] = []
+
+        def analyze(self, replies, lang=None):
+            self.calls.append((lang, list(replies)))
+            return [f"{lang}:{reply}" for reply in replies]
+
+    analyzer = RecordingAnalyzer()
+    out = analyze_by_language(analyzer, ["fi", "en", "fi"], ["Hoidan.", "I'll fix it.", "Soitan."])
+    assert out == ["fi:Hoidan.", "en:I'll fix it.", "fi:Soitan."]
+    assert analyzer.calls == [("fi", ["Hoidan.", "Soitan."]), ("en", ["I'll fix it."])]

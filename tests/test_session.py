@@ -310,6 +310,7 @@ def test_a_problem_the_detector_is_unsure_of_lowers_the_score_but_is_not_named()
     assert unsure.rule == "others_almost" and "blame" not in unsure.text and "Nearly there" in unsure.text
     assert unsure.strength and "You acknowledged" in unsure.strength  # what went well is still said
     assert sure.rule == "others_blame" and "puts the blame on the customer" in sure.text
+    assert sure.named_sureness == pytest.approx(0.9) and unsure.named_sureness is None
     nothing_to_build_on = assess_reply(_reply_with({"blames_customer": 0.3}), "fi")["others"]
     assert nothing_to_build_on.rule == "others_missing" and nothing_to_build_on.text == MESSAGES["others_missing"]["fi"]
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import coach.feedback
 from coach.errors import UserError
 from coach.labels import LANGUAGES
-from coach.rubric import Rubric, load_rubric, rubric_signals
+from coach.rubric import Rubric, load_rubric
 from coach.session import assess_reply
 
 LEAK_MOVES = frozenset({"defensive_or_irritated", "sarcasm", "blames_customer"})
@@ -67,17 +67,12 @@ class FeedbackPrecision:
         """One row per not-good verdict whose feedback names a problem that a gold move can confirm."""
         rubric, rows = self.rubric or load_rubric(), []
         for example, analysis in zip(examples, analyses):
-            assessment = rubric.assess(rubric_signals(analysis.tone_scores, analysis.moves, analysis.reply, None, analysis.readings))
             for dimension, feedback in assess_reply(analysis, example.lang, rubric=rubric).items():
                 if feedback.verdict == "good" or feedback.rule not in MOVES_OF_MESSAGE:
                     continue
-                carrier = next((c for c in assessment[dimension].contributions  # the one coach.feedback named
-                                if c.amount <= -coach.feedback.MIN_EFFECT
-                                and coach.feedback.sureness(c, analysis) >= coach.feedback.NAMED_FROM
-                                and c.rule.message == feedback.rule), None)  # fmt: skip
+                sure = feedback.named_sureness
                 rows.append({"id": example.id, "lang": example.lang, "dimension": dimension, "verdict": feedback.verdict,
-                             "message": feedback.rule,
-                             "detector": round(coach.feedback.sureness(carrier, analysis), 3) if carrier else None,
+                             "message": feedback.rule, "detector": None if sure is None else round(sure, 3),
                              "right": bool(MOVES_OF_MESSAGE[feedback.rule] & set(example.moves))})  # fmt: skip
         return rows
 
