@@ -1,6 +1,6 @@
 """The service-moves model: what a reply *does* (acknowledges, owns, deflects, blames, snaps back …).
 
-    coach train moves                          # reads models/data/service_moves.{fi,en}.jsonl
+    coach train moves                          # reads models/data/service_moves.*.jsonl
     coach train moves-ngrams                   # refits only the character n-gram blend (train moves runs it)
     moves = MovesModel(encoder)                # models/moves/ (config + fp16 weights + n-gram model)
     probabilities = moves.predict(["Hoidan tämän heti."])   # (n, len(SERVICE_MOVES) + len(VERDICT_READINGS))
@@ -50,7 +50,10 @@ from coach.labels import DIMENSIONS, LANGUAGES, SERVICE_MOVES, VERDICT_READINGS,
 from coach.paths import REPO_ROOT
 from coach.tone import MAX_TOKENS, TopHeads, lower_state_batches, normalise_for_model
 
-DATA_FILES = tuple(REPO_ROOT / "models" / "data" / f"service_moves.{lang}.jsonl" for lang in LANGUAGES)
+# One file per language and batch: the first 2,320 replies, then a second batch of 2,070 written to the
+# same brief across four service settings per language (models/MODEL_CARD.md).
+DATA_FILES = tuple(REPO_ROOT / "models" / "data" / f"service_moves.{batch}{lang}.jsonl"
+                   for batch in ("", "batch2.") for lang in LANGUAGES)
 DEFAULT_MODEL = REPO_ROOT / "models" / "moves"
 OUTPUTS = {"moves": len(SERVICE_MOVES), "readings": len(VERDICT_READINGS)}
 CONFIG_FILE, WEIGHTS_FILE = "moves_config.json", "moves_weights.safetensors"

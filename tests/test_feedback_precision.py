@@ -20,7 +20,7 @@ def case(example_id: str, lang: str, blame: float, gold_moves: tuple[str, ...]):
 
 
 def test_a_named_problem_is_right_only_when_the_gold_moves_have_it():
-    cases = [case("a", "fi", 0.95, ("blames_customer",)), case("b", "en", 0.95, ()), case("c", "en", 0.3, ())]
+    cases = [case("a", "fi", 0.95, ("blames_customer",)), case("b", "en", 0.95, ()), case("c", "en", 0.6, ())]
     result = FeedbackPrecision()(*zip(*cases))
     blame = [row for row in result["rows"] if row["message"] == "others_blame"]
     assert [(row["id"], row["right"]) for row in blame] == [("a", True), ("b", False)]  # "c": too unsure to be named
@@ -31,9 +31,9 @@ def test_a_named_problem_is_right_only_when_the_gold_moves_have_it():
 
 def test_without_the_gate_the_unsure_problem_is_named_too(monkeypatch):
     monkeypatch.setattr(coach.feedback, "NAMED_FROM", 0.0)
-    result = FeedbackPrecision()(*zip(case("c", "en", 0.3, ())))
+    result = FeedbackPrecision()(*zip(case("c", "en", 0.6, ())))
     assert [(row["message"], row["right"], row["detector"]) for row in result["rows"] if row["dimension"] == "others"] == [
-        ("others_blame", False, pytest.approx(0.3))]
+        ("others_blame", False, pytest.approx(0.6))]
 
 
 def quote_case(blame_by_sentence: list[float]):

@@ -302,16 +302,32 @@ def _reply_with(moves: dict[str, float], reply: str = "I hear how frustrating th
     return ReplyAnalysis(reply, "calm", 0.9, {"calm": 0.9}, dict(moves), readings={})
 
 
+def _gate_rubric():
+    """The shipped table with the others' numbers stated here: the feedback-gate tests check which problem is
+    named for a verdict, and must not move each time the table is refitted for a new model."""
+    raw = yaml.safe_load(RUBRIC_FILE.read_text(encoding="utf-8"))
+    raw["verdicts"], raw["signal_floor"] = {"good_at": 0.75, "poor_below": 0.42}, 0.09
+    raw["dimensions"]["others"]["base"] = 0.70
+    weights = {"move.acknowledges_feeling": 0.09, "move.blames_customer": -1.20, "context.curt": -0.18}
+    for rule in raw["dimensions"]["others"]["rules"]:
+        rule["weight"] = weights.get(rule["signal"], 0.0 if rule["weight"] < 0 else rule["weight"])
+    return parse_rubric(raw, RUBRIC_FILE)
+
+
+def _gated(analysis, lang: str = "en"):
+    return assess_reply(analysis, lang, rubric=_gate_rubric())["others"]
+
+
 def test_a_problem_the_detector_is_unsure_of_lowers_the_score_but_is_not_named():
-    unsure = assess_reply(_reply_with({"acknowledges_feeling": 0.95, "blames_customer": 0.3}), "en")["others"]
-    sure = assess_reply(_reply_with({"acknowledges_feeling": 0.95, "blames_customer": 0.9}), "en")["others"]
-    clean = assess_reply(_reply_with({"acknowledges_feeling": 0.95}), "en")["others"]
+    unsure = _gated(_reply_with({"acknowledges_feeling": 0.95, "blames_customer": 0.3}))
+    sure = _gated(_reply_with({"acknowledges_feeling": 0.95, "blames_customer": 0.9}))
+    clean = _gated(_reply_with({"acknowledges_feeling": 0.95}))
     assert unsure.score < clean.score and unsure.verdict == "mixed"
     assert unsure.rule == "others_almost" and "blame" not in unsure.text and "Nearly there" in unsure.text
     assert unsure.strength and "You acknowledged" in unsure.strength  # what went well is still said
     assert sure.rule == "others_blame" and "puts the blame on the customer" in sure.text
     assert sure.named_sureness == pytest.approx(0.9) and unsure.named_sureness is None
-    nothing_to_build_on = assess_reply(_reply_with({"blames_customer": 0.3}), "fi")["others"]
+    nothing_to_build_on = _gated(_reply_with({"blames_customer": 0.3}), "fi")
     assert nothing_to_build_on.rule == "others_missing" and nothing_to_build_on.text == MESSAGES["others_missing"]["fi"]
 
 
@@ -323,22 +339,22 @@ def test_one_sharp_sentence_in_a_helpful_reply_is_named_and_quoted():
     sentence_blame = [{"move.blames_customer": value} for value in (0.05, 0.92, 0.04)]
     moves = {"blames_customer": 0.45, "concrete_next_step": 0.9, "apologises": 0.9}  # diluted over the whole reply
     analysis = ReplyAnalysis(reply, "calm", 0.9, {"calm": 0.9}, moves, sentences, sentence_blame, readings={})
-    feedback = assess_reply(analysis, "en")["others"]
+    feedback = _gated(analysis)
     assert feedback.verdict != "good" and feedback.rule == "others_blame"
     assert "“Honestly, you should have read the terms.” puts the blame on the customer" in feedback.text
     no_sharp_sentence = ReplyAnalysis(reply, "calm", 0.9, {"calm": 0.9}, moves, sentences,
                                       [{"move.blames_customer": 0.3}] * 3, readings={})  # fmt: skip
-    assert assess_reply(no_sharp_sentence, "en")["others"].rule != "others_blame"
+    assert _gated(no_sharp_sentence).rule != "others_blame"
 
 
 def test_a_poor_verdict_with_no_sure_problem_is_not_called_polite():
-    feedback = assess_reply(_reply_with({"blames_customer": 0.6}), "en")["others"]
+    feedback = _gated(_reply_with({"blames_customer": 0.6}))
     assert feedback.verdict == "poor" and feedback.rule == "others_lands_badly"
     assert "likely to land badly" in feedback.text and "polite" not in feedback.text
 
 
 def test_a_sure_but_smaller_problem_is_named_before_a_larger_unsure_one():
-    feedback = assess_reply(_reply_with({"blames_customer": 0.35}, reply="Whatever."), "en")["others"]
+    feedback = _gated(_reply_with({"blames_customer": 0.35}, reply="Whatever."))
     assert feedback.rule == "others_curt" and "“Whatever.” gives the customer nothing to hold on to" in feedback.text
 
 
