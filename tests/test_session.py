@@ -303,8 +303,9 @@ def _reply_with(moves: dict[str, float], reply: str = "I hear how frustrating th
 
 
 def _gate_rubric():
-    """The shipped table with the others' numbers stated here: the feedback-gate tests check which problem is
-    named for a verdict, and must not move each time the table is refitted for a new model."""
+    """The shipped table with the verdict bands, the floor and the others' base, acknowledgement, blame and curt
+    weights stated here (the others' other penalties off): the feedback-gate tests check which problem is named
+    for a verdict, and must not move each time the table is refitted for a new model."""
     raw = yaml.safe_load(RUBRIC_FILE.read_text(encoding="utf-8"))
     raw["verdicts"], raw["signal_floor"] = {"good_at": 0.75, "poor_below": 0.42}, 0.09
     raw["dimensions"]["others"]["base"] = 0.70
