@@ -167,3 +167,18 @@ def test_the_shipped_models_share_one_calibration_of_the_lower_layers():
     lower = sorted(key for key in tone if key.startswith("lower."))
     assert lower and lower == sorted(key for key in moves if key.startswith("lower."))
     assert all(torch.equal(tone[key], moves[key]) for key in lower)
+
+
+def test_training_a_shipped_model_recalibrates_both_shipped_models(monkeypatch, tmp_path):
+    """They share one lower-layer calibration in the app (the test above); a model trained elsewhere is calibrated alone."""
+    from coach.commands import train
+    from coach.moves import DEFAULT_MODEL
+    from coach.tone import DEFAULT_ARTIFACT
+
+    calls = []
+    monkeypatch.setattr(train, "calibrate_int8", lambda tone_dir, moves_dir, encoder: calls.append((tone_dir, moves_dir)))
+    train.calibrate_trained(moves_dir=DEFAULT_MODEL)
+    train.calibrate_trained(tone_dir=DEFAULT_ARTIFACT)
+    train.calibrate_trained(moves_dir=tmp_path)
+    train.calibrate_trained(tone_dir=tmp_path)
+    assert calls == [(DEFAULT_ARTIFACT, DEFAULT_MODEL), (DEFAULT_ARTIFACT, DEFAULT_MODEL), (None, tmp_path), (tmp_path, None)]

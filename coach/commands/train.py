@@ -86,7 +86,7 @@ def _tone(args) -> int:
     for name, metrics in manifest["dev_metrics"].items():
         print(f"{name:16s} dev macro-F1 {metrics['macro_f1']:.3f}  micro-F1 {metrics['micro_f1']:.3f}  n={metrics['n']}")
     _report_lexical(train_lexical(LexicalTrainingConfig(data_dir=config.data_dir, tone_dir=config.out_dir)))
-    calibrate_int8(tone_dir=config.out_dir)
+    calibrate_trained(tone_dir=config.out_dir)
     return 0
 
 
@@ -109,8 +109,7 @@ def _moves(args) -> int:
     import dataclasses
 
     from coach.encoder import EncoderConfig, load_encoder
-    from coach.moves import DEFAULT_MODEL, MovesNgramConfig, MovesTrainingConfig, train_moves, train_moves_ngrams
-    from coach.tone import DEFAULT_ARTIFACT
+    from coach.moves import MovesNgramConfig, MovesTrainingConfig, train_moves, train_moves_ngrams
 
     given = {"out_dir": args.out, "epochs": args.epochs, "seed": args.seed,
              "first_trained_layer": args.first_trained_layer, "limit": args.limit}  # fmt: skip
@@ -120,10 +119,7 @@ def _moves(args) -> int:
     print(f"best epoch {manifest['best_epoch']}, {manifest['training_seconds']} s; the fine-tuned layers alone:")
     _report_moves(manifest["test"])
     _report_ngrams(train_moves_ngrams(MovesNgramConfig(model_dir=config.out_dir), encoder=encoder))
-    # The app runs the lower layers once for both models, with the tone classifier's calibration: it must be
-    # measured on the same replies as the new model's, which change whenever the training data grows.
-    shipped = Path(config.out_dir).resolve() == DEFAULT_MODEL.resolve()
-    calibrate_int8(tone_dir=DEFAULT_ARTIFACT if shipped else None, moves_dir=config.out_dir, encoder=encoder)
+    calibrate_trained(moves_dir=config.out_dir, encoder=encoder)
     return 0
 
 
@@ -162,6 +158,19 @@ def _int8(args) -> int:
 
     calibrate_int8(tone_dir=args.tone or DEFAULT_ARTIFACT, moves_dir=args.moves or DEFAULT_MODEL)
     return 0
+
+
+def calibrate_trained(tone_dir: Path | None = None, moves_dir: Path | None = None, encoder=None) -> None:
+    """The int8 calibration of a freshly trained model; of both shipped models when it is one of them. The app
+    runs the lower layers once for both, with the tone classifier's calibration, so the two must be measured on
+    the same replies, and those change whenever the moves data grows."""
+    from coach.moves import DEFAULT_MODEL
+    from coach.tone import DEFAULT_ARTIFACT
+
+    shipped = {DEFAULT_ARTIFACT.resolve(), DEFAULT_MODEL.resolve()}
+    if any(folder is not None and Path(folder).resolve() in shipped for folder in (tone_dir, moves_dir)):
+        tone_dir, moves_dir = tone_dir or DEFAULT_ARTIFACT, moves_dir or DEFAULT_MODEL
+    calibrate_int8(tone_dir, moves_dir, encoder)
 
 
 def calibrate_int8(tone_dir: Path | None = None, moves_dir: Path | None = None, encoder=None) -> None:
