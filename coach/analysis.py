@@ -90,7 +90,8 @@ class Analyzer(Protocol):
 
 
 class ReplyAnalyzer:
-    """The real analyzer: one pass through the lower encoder layers feeds the tone and the moves model."""
+    """The real analyzer: the tone and the moves model, fed by one pass through the lower encoder layers when
+    both start from the same layer, else each by its own (the shipped tone classifier fine-tunes all twelve)."""
 
     def __init__(self, tone_classifier, moves_model):
         self.tone = tone_classifier

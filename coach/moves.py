@@ -5,14 +5,14 @@
     moves = MovesModel(encoder)                # models/moves/ (config + fp16 weights + n-gram model)
     probabilities = moves.predict(["Hoidan tämän heti."])   # (n, len(SERVICE_MOVES) + len(VERDICT_READINGS))
     moves_dicts, readings = moves.as_dicts(probabilities)
-    shared = tone.probabilities(texts, extra_heads=moves.heads_for(tone))   # one lower pass for both
-    probabilities = moves.with_ngrams(texts, shared["moves"])               # ... then the n-gram blend
+    shared = tone.probabilities(texts, extra_heads=moves.heads_for(tone))   # one lower pass for both, when
+    probabilities = moves.with_ngrams(texts, shared["moves"])               # they share it; then the n-grams
 
 The top four layers of the encoder (copies of the embedded multilingual-e5-small layers 8-11),
 fine-tuned with one sigmoid output per move on replies the project wrote as Finnish and English
 service workers speak, each labelled with every move it makes (multi-label). It starts from the
-same lower-layer states as the tone classifier, so in the app both read one pass through the
-frozen lower layers. A seeded 20% of each language is the test split and is never trained on;
+frozen layer-8 states; a tone classifier that starts there too shares that pass (``heads_for``),
+the shipped one fine-tunes all twelve layers, so the app runs the moves model's own pass. A seeded 20% of each language is the test split and is never trained on;
 a further seeded slice of the rest chooses the epoch and one decision threshold per move, so
 the reported test F1 is honest.
 
@@ -132,7 +132,7 @@ def read_verdicts(readings: np.ndarray) -> np.ndarray:
 class MovesTrainingConfig:
     out_dir: Path = DEFAULT_MODEL
     seed: int = 13
-    first_trained_layer: int = 8  # the tone classifier's, so one lower pass serves both models
+    first_trained_layer: int = 8  # equal to the tone classifier's, one lower pass would serve both models
     max_tokens: int = 128  # training truncation; replies in the data are at most a few sentences
     epochs: int = 10
     batch_size: int = 16

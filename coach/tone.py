@@ -34,6 +34,7 @@ from torch import nn
 from coach.corpora import GOEMOTIONS_LABELS, TAXONOMIES, XED_LABELS
 from coach.encoder import EncoderConfig, load_encoder
 from coach.errors import UserError
+from coach.files import load_weight_shards
 from coach.int8 import calibrate, chosen_precision
 from coach.lexical import BLEND_LANG, LexicalBlend
 from coach.paths import REPO_ROOT
@@ -163,8 +164,6 @@ class ToneClassifier:
     """
 
     def __init__(self, encoder, artifact_dir: Path = DEFAULT_ARTIFACT, int8: bool | None = None):
-        from safetensors.torch import load_file
-
         manifest_path = artifact_dir / "tone_config.json"
         if not manifest_path.is_file():
             raise UserError(
@@ -175,7 +174,11 @@ class ToneClassifier:
         self.encoder = encoder
         model = encoder.model
         self.first_trained = int(self.manifest["first_trained_layer"])
-        weights = load_file(str(artifact_dir / "tone_weights.safetensors"))
+        try:
+            weights = load_weight_shards(artifact_dir, "tone_weights")
+        except FileNotFoundError as err:
+            raise UserError(f"{err}: the tone classifier artifact is incomplete. Train one with: "
+                            f"coach train tone --out {artifact_dir}") from err
         # A copy: the fine-tuned layers must not change the encoder other code embeds with.
         self.heads = TopHeads(copy.deepcopy(model.encoder.layer[self.first_trained :]), model.config)
         try:
@@ -256,17 +259,18 @@ class ToneClassifier:
         return results
 
 
-def lower_state_batches(encoder, lower_layers: nn.ModuleList, texts: list[str], batch_size: int,
-                        max_length: int) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:  # fmt: skip
+def lower_state_batches(encoder, lower_layers: nn.ModuleList, texts: list[str], batch_size: int, max_length: int,
+                        device: str | torch.device = "cpu") -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:  # fmt: skip
     """(indices into ``texts``, hidden states after ``lower_layers``, attention mask) per batch.
 
     ``texts`` are already normalised. Batches hold texts of similar length (less padding), so
-    callers write results back by the indices. Runs in the caller's grad mode.
+    callers write results back by the indices. Runs in the caller's grad mode, on ``device`` (where
+    the encoder must already be).
     """
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        batch = encoder.tokenize([texts[i] for i in chunk], max_length=max_length)
+        batch = {k: v.to(device) for k, v in encoder.tokenize([texts[i] for i in chunk], max_length=max_length).items()}
         yield chunk, lower_layers_forward(encoder.model, lower_layers, batch), batch["attention_mask"]
 
 

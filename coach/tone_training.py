@@ -12,7 +12,12 @@ Recipe (all of it in ``ToneTrainingConfig``):
    corpus, interleaved at random; BCE loss; AdamW with warm-up and linear decay.
 4. After each epoch, score dev; keep the best epoch by the mean of the three macro-F1s.
 5. Tune one threshold per label on dev (per language for XED, and pooled), write the artifact:
-   tone_weights.safetensors (fp16) and tone_config.json (labels, thresholds, dev metrics).
+   tone_weights.safetensors (fp16; in shards under 25 MB each when more layers are trained) and
+   tone_config.json (labels, thresholds, dev metrics). The artifact is rewritten after every epoch
+   that beats the best so far, so a run stopped early still leaves its best epoch.
+
+``--device cuda`` runs steps 2-4 on a GPU (the shipped model was trained that way: see
+models/MODEL_CARD.md); the recipe is the same.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from tqdm import tqdm
 
 from coach.corpora import TAXONOMIES, in_dev_split, read_corpus
 from coach.encoder import EncoderConfig, load_encoder
+from coach.files import save_weight_shards
 from coach.lexical import LEXICAL_CONFIG, LEXICAL_WEIGHTS
 from coach.paths import shared_data_dir
 from coach.tone import TopHeads, decisions, lower_state_batches, normalise_for_model
@@ -57,6 +63,7 @@ class ToneTrainingConfig:
     xed_dev_fraction: float = 0.1
     limit: int | None = None  # per corpus, for smoke runs and tests
     state_cache: Path | None = None  # keep the lower-layer states here, so a rerun skips step 2
+    device: str = "cpu"  # "cuda" on a machine with a GPU
 
 
 @dataclass
@@ -110,30 +117,31 @@ def load_splits(config: ToneTrainingConfig) -> tuple[list[Split], list[Split]]:
 
 @torch.inference_mode()
 def unpadded_lower_states(encoder, texts: list[str], first_trained: int, max_tokens: int, dtype=torch.float32,
-                          progress: tqdm | None = None) -> list[torch.Tensor]:  # fmt: skip
-    """Each (normalised) text's hidden states at layer ``first_trained``, without padding, in input order."""
+                          progress: tqdm | None = None, device: str = "cpu") -> list[torch.Tensor]:  # fmt: skip
+    """Each (normalised) text's hidden states at layer ``first_trained``, without padding, in input order,
+    in CPU memory (computed on ``device``, where the encoder must be)."""
     states: list[torch.Tensor] = [None] * len(texts)  # type: ignore[list-item]
     lower = encoder.model.encoder.layer[:first_trained]
-    for chunk, hidden, mask in lower_state_batches(encoder, lower, texts, 64, max_tokens):
+    for chunk, hidden, mask in lower_state_batches(encoder, lower, texts, 64, max_tokens, device):
         hidden, lengths = hidden.to(dtype), mask.sum(1).tolist()
         for row, i in enumerate(chunk):
-            states[i] = hidden[row, : lengths[row]].clone()
+            states[i] = hidden[row, : lengths[row]].clone().cpu()
         if progress is not None:
             progress.update(len(chunk))
     return states
 
 
-def cache_lower_states(encoder, splits: list[Split], first_trained: int, max_tokens: int) -> None:
+def cache_lower_states(encoder, splits: list[Split], first_trained: int, max_tokens: int, device: str = "cpu") -> None:
     total = sum(len(s.texts) for s in splits)
     with tqdm(total=total, desc="caching lower-layer states", unit="text") as bar:
         for s in splits:
-            s.states = unpadded_lower_states(encoder, s.texts, first_trained, max_tokens, torch.float16, bar)
+            s.states = unpadded_lower_states(encoder, s.texts, first_trained, max_tokens, torch.float16, bar, device)
 
 
 def cached_states(encoder, splits: list[Split], config: ToneTrainingConfig) -> None:
     """Fill every split's states, from ``config.state_cache`` when an identical run saved them."""
     if config.state_cache is None:
-        cache_lower_states(encoder, splits, config.first_trained_layer, config.max_tokens)
+        cache_lower_states(encoder, splits, config.first_trained_layer, config.max_tokens, config.device)
         return
     texts = [t for s in splits for t in s.texts]
     key = hashlib.sha256(json.dumps([config.first_trained_layer, config.max_tokens, texts]).encode()).hexdigest()[:16]
@@ -143,7 +151,7 @@ def cached_states(encoder, splits: list[Split], config: ToneTrainingConfig) -> N
         for s, states in zip(splits, saved):
             s.states = states
         return
-    cache_lower_states(encoder, splits, config.first_trained_layer, config.max_tokens)
+    cache_lower_states(encoder, splits, config.first_trained_layer, config.max_tokens, config.device)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save([s.states for s in splits], path)
 
@@ -182,14 +190,15 @@ def head_probabilities(heads: TopHeads, states: list[torch.Tensor], output: str 
     """Sigmoid probabilities of ``heads``' output ``output`` (or of several, side by side, from one pass)
     for cached states, in their order."""
     names = (output,) if isinstance(output, str) else output
+    device = next(heads.parameters()).device
     heads.eval()
     out = np.zeros((len(states), sum(heads.heads[name].out_features for name in names)), dtype=np.float32)
     order = sorted(range(len(states)), key=lambda i: states[i].shape[0])
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         hidden, mask = pad_states([states[i] for i in chunk])
-        _, logits = heads(hidden, mask)
-        out[chunk] = torch.sigmoid(torch.cat([logits[name] for name in names], dim=1)).numpy()
+        _, logits = heads(hidden.to(device), mask.to(device))
+        out[chunk] = torch.sigmoid(torch.cat([logits[name] for name in names], dim=1)).cpu().numpy()
     return out
 
 
@@ -242,11 +251,11 @@ def train(config: ToneTrainingConfig) -> dict:
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
     encoder = load_encoder(EncoderConfig())
+    model = encoder.model.to(config.device)
     train_splits, dev_splits = load_splits(config)
     cached_states(encoder, train_splits + dev_splits, config)
 
-    model = encoder.model
-    heads = TopHeads(model.encoder.layer[config.first_trained_layer :], model.config)
+    heads = TopHeads(model.encoder.layer[config.first_trained_layer :], model.config).to(config.device)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     for parameter in heads.parameters():
@@ -273,8 +282,8 @@ def train(config: ToneTrainingConfig) -> dict:
         for step, (index, rows) in enumerate(tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch")):
             s = train_splits[index]
             hidden, mask = pad_states([s.states[i] for i in rows])
-            _, logits = heads(hidden, mask)
-            loss = loss_fn(logits[s.taxonomy], torch.from_numpy(s.targets[rows]))
+            _, logits = heads(hidden.to(config.device), mask.to(config.device))
+            loss = loss_fn(logits[s.taxonomy], torch.from_numpy(s.targets[rows]).to(config.device))
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(heads.parameters(), 1.0)
@@ -288,18 +297,15 @@ def train(config: ToneTrainingConfig) -> dict:
         print(json.dumps(entry), flush=True)
         if _selection_score(metrics) > best["score"]:
             best = {"score": _selection_score(metrics), "epoch": epoch, "metrics": metrics, "thresholds": thresholds,
-                    "state": {k: v.detach().clone() for k, v in heads.state_dict().items()}}  # fmt: skip
-
-    manifest = write_artifact(config, best, history, time.time() - started)
+                    "state": {k: v.detach().half().cpu() for k, v in heads.state_dict().items()}}  # fmt: skip
+        manifest = write_artifact(config, best, history, time.time() - started)
     return manifest
 
 
 def write_artifact(config: ToneTrainingConfig, best: dict, history: list, seconds: float) -> dict:
-    from safetensors.torch import save_file
-
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.half().contiguous() for k, v in best["state"].items()}, str(out / "tone_weights.safetensors"))
+    save_weight_shards(best["state"], out, "tone_weights")
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
     for machine_specific in ("data_dir", "state_cache", "out_dir"):  # paths say nothing about the model
         settings.pop(machine_specific)

@@ -25,6 +25,7 @@ from pathlib import Path
 from coach.analysis import ReplyAnalysis
 from coach.evaluate.replies import parse_record, verdict_metrics
 from coach.evaluate.rubric_fit import FitConfig, GoldScorer, cross_validated_rows, fit_table, table_vector
+from coach.files import weight_files
 from coach.int8 import CALIBRATION_FILE
 from coach.labels import DIMENSIONS, LANGUAGES
 from coach.lexical import LEXICAL_WEIGHTS
@@ -37,8 +38,8 @@ DOCS_FILE = REPO_ROOT / "docs" / "rubric.md"
 
 
 def cached_analyses(records, cache: Path) -> list[ReplyAnalysis]:
-    artifacts = [REPO_ROOT / "models" / model / name for model in ("tone", "moves")
-                 for name in (f"{model}_weights.safetensors", CALIBRATION_FILE)]  # fmt: skip
+    artifacts = [path for model in ("tone", "moves") for path in weight_files(REPO_ROOT / "models" / model, f"{model}_weights")]
+    artifacts += [REPO_ROOT / "models" / model / CALIBRATION_FILE for model in ("tone", "moves")]
     artifacts += [REPO_ROOT / "models" / "tone" / name for name in ("tone_config.json", LEXICAL_WEIGHTS)]
     artifacts += [REPO_ROOT / "models" / "moves" / name for name in NGRAM_FILES]
     stamps = [p.stat().st_mtime if p.is_file() else None for p in artifacts]

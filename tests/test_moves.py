@@ -174,14 +174,27 @@ def test_the_shipped_model_reads_the_own_verdict_of_clear_replies(shipped, reply
 
 
 @pytest.mark.slow
-def test_shared_lower_states_give_the_same_moves_as_a_separate_pass(real_encoder):
+def test_shared_lower_states_give_the_same_moves_as_a_separate_pass(real_encoder, tmp_path):
+    import copy
+    import json
+
+    from coach.files import save_weight_shards
     from coach.moves import MovesModel
-    from coach.tone import ToneClassifier
+    from coach.tone import DEFAULT_ARTIFACT, ToneClassifier, TopHeads
 
     # fp32, so the two passes differ only in their plumbing (int8 agreement: tests/test_int8.py).
-    tone, moves = ToneClassifier(real_encoder, int8=False), MovesModel(real_encoder, int8=False)
+    moves = MovesModel(real_encoder, int8=False)
+    shipped_tone = ToneClassifier(real_encoder, int8=False)
+    assert bool(moves.heads_for(shipped_tone)) == (shipped_tone.first_trained == moves.first_trained_layer)
+    # A tone classifier that starts where the moves model does (the shipped one fine-tunes every layer).
+    model = real_encoder.model
+    heads = TopHeads(copy.deepcopy(model.encoder.layer[moves.first_trained_layer :]), model.config)
+    save_weight_shards(heads.state_dict(), tmp_path, "tone_weights")
+    manifest = json.loads((DEFAULT_ARTIFACT / "tone_config.json").read_text())
+    (tmp_path / "tone_config.json").write_text(json.dumps({**manifest, "first_trained_layer": moves.first_trained_layer}))
+    tone = ToneClassifier(real_encoder, tmp_path, int8=False)
     replies = ["Hoidan tämän heti.", "As I already said, no.", "", "Voi ei, anteeksi! " * 30]
-    assert moves.heads_for(tone), "the shipped tone and moves models must start from the same layer"
+    assert moves.heads_for(tone)
     probabilities = tone.probabilities(replies, batch_size=2, extra_heads=moves.heads_for(tone))
     np.testing.assert_allclose(probabilities["moves"], moves.predict(replies, batch_size=3, ngrams=False), atol=1e-5)
     assert moves.ngrams, "the shipped moves model blends its character n-grams"

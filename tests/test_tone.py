@@ -6,16 +6,20 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from coach.corpora import GOEMOTIONS_LABELS, XED_LABELS, read_corpus
 from coach.errors import UserError
 from coach.evaluate.emotions import EmotionEvaluator
+from coach.files import load_weight_shards, save_weight_shards, weight_files
 from coach.labels import COARSE_TONES
 from coach.paths import shared_data_dir
-from coach.tone import COARSE_TONE_SOURCES, DEFAULT_ARTIFACT, ToneResult, coarse_tone, decisions, normalise_for_model
+from coach.tone import (COARSE_TONE_SOURCES, DEFAULT_ARTIFACT, ToneClassifier, ToneResult, coarse_tone, decisions,
+                        normalise_for_model)  # fmt: skip
 
 FIXTURES = Path(__file__).parent / "fixtures" / "corpora"
 
@@ -69,7 +73,33 @@ def test_shipped_artifact_matches_the_label_sets():
         for lang, values in manifest["thresholds"][taxonomy].items():
             assert len(values) == len(labels), (taxonomy, lang)
             assert all(0 < v < 1 for v in values)
-    assert (DEFAULT_ARTIFACT / "tone_weights.safetensors").stat().st_size < 25 * 1024 * 1024
+    weights = weight_files(DEFAULT_ARTIFACT, "tone_weights")
+    assert weights and all(path.stat().st_size < 25 * 1024 * 1024 for path in weights)
+
+
+def test_weights_too_large_for_one_file_are_saved_in_shards_that_load_back_whole(tmp_path):
+    tensors = {f"layer.{i}.weight": torch.full((64, 64), float(i)) for i in range(5)}  # 16 kB each
+    (tmp_path / "w.safetensors").write_bytes(b"stale single file")
+    paths = save_weight_shards(tensors, tmp_path, "w", max_bytes=40_000)
+    assert [p.name for p in paths] == ["w-00001-of-00003.safetensors", "w-00002-of-00003.safetensors",
+                                       "w-00003-of-00003.safetensors"]  # fmt: skip
+    assert not (tmp_path / "w.safetensors").exists()
+    loaded = load_weight_shards(tmp_path, "w")
+    assert list(loaded) == list(tensors) and all(torch.equal(loaded[k], tensors[k]) for k in tensors)
+    save_weight_shards(tensors, tmp_path, "w")  # fits one file now: the shards go
+    assert [p.name for p in weight_files(tmp_path, "w")] == ["w.safetensors"]
+    assert not list(tmp_path.glob("w-*"))
+
+
+def test_a_tone_artifact_with_a_missing_shard_is_refused_by_name(tmp_path):
+    tensors = {f"t{i}": torch.zeros(64, 64) for i in range(3)}
+    save_weight_shards(tensors, tmp_path, "tone_weights", max_bytes=20_000)
+    (tmp_path / "tone_weights-00002-of-00003.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="2 of the 3 shards of tone_weights"):
+        load_weight_shards(tmp_path, "tone_weights")
+    (tmp_path / "tone_config.json").write_text(json.dumps({"first_trained_layer": 8}))
+    with pytest.raises(UserError, match="artifact is incomplete.*coach train tone --out"):
+        ToneClassifier(SimpleNamespace(model=None), tmp_path)
 
 
 # ------------------------------------------------------------------ corpus files

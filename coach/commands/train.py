@@ -24,6 +24,8 @@ def register(subparsers) -> None:
     tone.add_argument("--first-trained-layer", type=int, help="layers below this stay frozen (default 8)")
     tone.add_argument("--limit", type=int, help="at most this many examples per corpus file (smoke runs)")
     tone.add_argument("--state-cache", type=Path, help="folder to save and reuse the frozen layers' outputs (~2 GB)")
+    tone.add_argument("--layer-lr", type=float, help="learning rate of the trained encoder layers (default 8e-5)")
+    tone.add_argument("--device", help="torch device to train on, e.g. cuda (default cpu)")
     tone.set_defaults(handler=_tone)
 
     moves = commands.add_parser(
@@ -79,6 +81,7 @@ def _tone(args) -> int:
     given = {
         "data_dir": args.data, "out_dir": args.out, "epochs": args.epochs, "seed": args.seed, "xed_repeats": args.xed_repeats,
         "first_trained_layer": args.first_trained_layer, "limit": args.limit, "state_cache": args.state_cache,
+        "layer_lr": args.layer_lr, "device": args.device,
     }  # fmt: skip
     config = dataclasses.replace(ToneTrainingConfig(), **{k: v for k, v in given.items() if v is not None})
     manifest = train(config)
