@@ -11,10 +11,11 @@
 The top four layers of the encoder (copies of the embedded multilingual-e5-small layers 8-11),
 fine-tuned with one sigmoid output per move on replies the project wrote as Finnish and English
 service workers speak, each labelled with every move it makes (multi-label). It starts from the
-frozen layer-8 states; a tone classifier that starts there too shares that pass (``heads_for``),
-the shipped one fine-tunes all twelve layers, so the app runs the moves model's own pass. A seeded 20% of each language is the test split and is never trained on;
-a further seeded slice of the rest chooses the epoch and one decision threshold per move, so
-the reported test F1 is honest.
+frozen layer-8 states; a tone classifier that starts there too shares that pass (``heads_for``).
+The shipped one fine-tunes all twelve layers, so the app runs the moves model's own pass. A
+seeded 20% of each language is the test split and is never trained on; a further seeded slice
+of the rest chooses the epoch and one decision threshold per move, so the reported test F1 is
+honest.
 
 A second head reads each dimension's verdict straight from the words (``VERDICT_READINGS``: the
 reply falls short of good; it is poor), trained on the verdicts every reply in the data carries,
@@ -132,7 +133,7 @@ def read_verdicts(readings: np.ndarray) -> np.ndarray:
 class MovesTrainingConfig:
     out_dir: Path = DEFAULT_MODEL
     seed: int = 13
-    first_trained_layer: int = 8  # equal to the tone classifier's, one lower pass would serve both models
+    first_trained_layer: int = 8  # a tone classifier starting here too shares one lower pass with it
     max_tokens: int = 128  # training truncation; replies in the data are at most a few sentences
     epochs: int = 10
     batch_size: int = 16

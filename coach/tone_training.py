@@ -12,7 +12,7 @@ Recipe (all of it in ``ToneTrainingConfig``):
    corpus, interleaved at random; BCE loss; AdamW with warm-up and linear decay.
 4. After each epoch, score dev; keep the best epoch by the mean of the three macro-F1s.
 5. Tune one threshold per label on dev (per language for XED, and pooled), write the artifact:
-   tone_weights.safetensors (fp16; in shards under 25 MB each when more layers are trained) and
+   tone_weights.safetensors (fp16; in shards of at most 14 MB when more layers are trained) and
    tone_config.json (labels, thresholds, dev metrics). The artifact is rewritten after every epoch
    that beats the best so far, so a run stopped early still leaves its best epoch.
 
