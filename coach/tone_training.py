@@ -13,8 +13,8 @@ Recipe (all of it in ``ToneTrainingConfig``):
 4. After each epoch, score dev; keep the best epoch by the mean of the three macro-F1s.
 5. Tune one threshold per label on dev (per language for XED, and pooled), write the artifact:
    tone_weights.safetensors (fp16; in shards of at most 14 MB when more layers are trained) and
-   tone_config.json (labels, thresholds, dev metrics). The artifact is rewritten after every epoch
-   that beats the best so far, so a run stopped early still leaves its best epoch.
+   tone_config.json (labels, thresholds, dev metrics). The artifact (the best epoch so far, and the
+   history) is rewritten after every epoch, so a run stopped early still leaves its best epoch.
 
 ``--device cuda`` runs steps 2-4 on a GPU (the shipped model was trained that way: see
 models/MODEL_CARD.md); the recipe is the same.
