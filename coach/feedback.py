@@ -176,6 +176,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "You offered help: “{quote}”. Make it concrete: what happens next, and when.",
         "fi": "Tarjosit apua: ”{quote}”. Tee siitä konkreettinen: mitä seuraavaksi tapahtuu ja milloin.",
     },
+    "customer_answered": {
+        "en": "You answered the question in full: “{quote}”.",
+        "fi": "Vastasit kysymykseen suoraan ja kokonaan: ”{quote}”.",
+    },
+    "customer_empathy_only": {
+        "en": "“{quote}” shows you care, but the customer still has no help. Add what you will do, and when.",
+        "fi": "”{quote}” näyttää, että välität, mutta asiakas ei vielä saa apua. Kerro, mitä teet ja milloin.",
+    },
     "customer_flustered": {
         "en": "“{quote}” hands the customer your worry instead of a way forward. Say one thing you will do now.",
         "fi": "”{quote}” antaa asiakkaalle huolesi eikä suuntaa. Kerro yksi asia, jonka teet nyt.",

@@ -1,7 +1,8 @@
 """Evaluate the declarative rule table (coach/rubric.yaml) on one analysed reply.
 
     rubric = load_rubric()
-    signals = rubric_signals(tone_scores, moves, reply, customer_mood=2, readings=readings)
+    signals = rubric_signals(tone_scores, moves, reply, customer_mood=2, readings=readings,
+                             customer_line="Miksi tämä kestää näin kauan?")
     assessment = rubric.assess(signals)
     assessment["own"].score, assessment["own"].verdict, assessment["own"].contributions
 
@@ -20,13 +21,14 @@ from pathlib import Path
 import yaml
 
 from coach.analysis import ReplyAnalysis, sentence_signal_dict
+from coach.answers import grants_request
 from coach.labels import COARSE_TONES, DIMENSIONS, SERVICE_MOVES, VERDICT_READINGS
 
 RUBRIC_FILE = Path(__file__).with_name("rubric.yaml")
 PENALTY_MODES = ("sum", "worst")
 CONTEXT_SIGNALS = ("context.mirroring", "context.panic_apology", "context.curt", "context.irritation_leak",
                    "context.anxiety_leak", "context.sadness_leak", "context.bounce", "context.clear_sarcasm",
-                   "context.brush_off")  # fmt: skip
+                   "context.brush_off", "context.empathy_only", "context.grants_request")  # fmt: skip
 CLEAR_SARCASM_FROM = 0.7
 KNOWN_SIGNALS = (
     tuple(f"tone.{t}" for t in COARSE_TONES) + tuple(f"move.{m}" for m in SERVICE_MOVES)
@@ -109,18 +111,21 @@ class Rubric:
         return out
 
 
-def rubric_signals(tone_scores: dict[str, float], moves: dict[str, float], reply: str,
-                   customer_mood: int | None = None, readings: dict[str, float] | None = None) -> dict[str, float]:  # fmt: skip
-    """Every signal the rule table can name, from the classifier outputs and the context."""
+def rubric_signals(tone_scores: dict[str, float], moves: dict[str, float], reply: str, customer_mood: int | None = None,
+                   readings: dict[str, float] | None = None, customer_line: str | None = None) -> dict[str, float]:  # fmt: skip
+    """Every signal the rule table can name, from the classifier outputs and the context (the customer's
+    mood and the line the reply answers, when known)."""
     signals = {name: float(value) for name, value in sentence_signal_dict(tone_scores, moves, readings).items()}
     hostile = max(signals["tone.irritated"], signals["tone.dismissive"], signals["move.sarcasm"])
     upset = customer_mood is not None and customer_mood <= UPSET_CUSTOMER_MOOD
     signals["context.mirroring"] = hostile if upset else 0.0
     signals["context.panic_apology"] = min(signals["move.apologises"], signals["tone.anxious"])
     signals["context.curt"] = 1.0 if len(_WORD.findall(reply)) <= 2 else 0.0
+    signals["context.grants_request"] = 1.0 if grants_request(customer_line, reply) else 0.0
     # A short reply that answers, acknowledges, asks or apologises is brief; one that does none of
     # these ("Ihan sama.", "Whatever.", "Hyvä.") is the worker giving up on the encounter.
-    engages = max(signals[f"move.{m}"] for m in ("concrete_next_step", "acknowledges_feeling", "asks_clarifying", "apologises"))
+    engages = max([signals[f"move.{m}"] for m in ("concrete_next_step", "acknowledges_feeling", "asks_clarifying", "apologises")]
+                  + [signals["context.grants_request"]])  # fmt: skip
     signals["context.brush_off"] = signals["context.curt"] * (1.0 - engages)
     # Emotion words inside an acknowledgement ("I get why you're angry", "how worrying, I'm so
     # sorry for your loss") describe the customer, not the worker.
@@ -132,6 +137,10 @@ def rubric_signals(tone_scores: dict[str, float], moves: dict[str, float], reply
     signals["context.bounce"] = signals["move.deflects"] * (1.0 - signals["move.takes_ownership"])
     # Only a confident sarcasm reading counts in full: the detector also fires weakly on sincere replies.
     signals["context.clear_sarcasm"] = max(0.0, (signals["move.sarcasm"] - CLEAR_SARCASM_FROM) / (1.0 - CLEAR_SARCASM_FROM))
+    # Feeling acknowledged is not being helped: empathy with no step, ownership, question or even a
+    # vague promise leaves the customer where they came in (docs/rubric.md).
+    offers = max(signals[f"move.{m}"] for m in ("concrete_next_step", "takes_ownership", "asks_clarifying", "vague_promise"))
+    signals["context.empathy_only"] = max(signals["move.acknowledges_feeling"], signals["move.apologises"]) * (1.0 - offers)
     return signals
 
 
@@ -171,6 +180,7 @@ class Anchor:
     expected: dict[str, str]
     because: dict[str, str] = field(default_factory=dict)
     readings: dict[str, float] = field(default_factory=dict)  # the moves model's verdict readings
+    customer_line: str = "This is the third time I'm calling about this."  # the line the reply answers
 
 
 # Fitting the table's numbers on gold data must never break the verdict definitions themselves:
@@ -199,6 +209,11 @@ ANCHORS: tuple[Anchor, ...] = (
     Anchor("a vague promise", "We'll look into it.", {"calm": 0.9}, {"vague_promise": 0.97}, {"customer": "mixed"}),
     Anchor("policy wall", "Rules are rules.", {"calm": 0.9}, {"hides_behind_policy": 0.97}, {"customer": "poor"}),
     Anchor("one word", "Okay.", {"calm": 0.9}, {}, {"customer": "poor"}, {"customer": "customer_curt"}),
+    Anchor("a yes to a simple question", "Of course!", {"warm": 0.9}, {}, {"own": "good", "customer": "good"},
+           customer_line="Can we sit outside?"),
+    Anchor("an apology that does nothing", "I'm so sorry, that must be awful.", {"apologetic": 0.9},
+           {"acknowledges_feeling": 0.97, "apologises": 0.97}, {"others": "good", "customer": "poor"},
+           {"customer": "customer_empathy_only"}),
     # docs/rubric.md: a defensive justification is a small leak (mixed), a retort is the worker's
     # own state taking over (poor); the verdict readings carry the difference, the feedback names it.
     Anchor("a defensive justification", "I only work here, I don't set the prices. Let me check what I can do.",
@@ -218,7 +233,8 @@ def anchor_violations(rubric: Rubric) -> list[str]:
     for anchor in ANCHORS:
         moves = {m: anchor.moves.get(m, ANCHOR_BACKGROUND) for m in SERVICE_MOVES}
         readings = {r: anchor.readings.get(r, ANCHOR_BACKGROUND) for r in VERDICT_READINGS}
-        assessment = rubric.assess(rubric_signals(anchor.tone, moves, anchor.reply, customer_mood=3, readings=readings))
+        assessment = rubric.assess(rubric_signals(anchor.tone, moves, anchor.reply, customer_mood=3, readings=readings,
+                                                  customer_line=anchor.customer_line))  # fmt: skip
         for dimension, verdict in anchor.expected.items():
             if assessment[dimension].verdict != verdict:
                 problems.append(f"{anchor.name}: {dimension} expected {verdict}, got {assessment[dimension].verdict}")

@@ -69,10 +69,12 @@ class TurnRecord:
 
 
 def assess_reply(analysis: ReplyAnalysis, lang: str, customer_mood: int | None = None,
-                 model_answers: list[str] | None = None, rubric: Rubric | None = None) -> dict[str, DimensionFeedback]:  # fmt: skip
+                 model_answers: list[str] | None = None, rubric: Rubric | None = None,
+                 customer_line: str | None = None) -> dict[str, DimensionFeedback]:  # fmt: skip
     """The three-dimension verdicts and feedback for one analysed reply (also used in batch eval)."""
     rubric = rubric or load_rubric()
-    signals = rubric_signals(analysis.tone_scores, analysis.moves, analysis.reply, customer_mood, analysis.readings)
+    signals = rubric_signals(analysis.tone_scores, analysis.moves, analysis.reply, customer_mood, analysis.readings,
+                             customer_line)  # fmt: skip
     return feedback_for(rubric.assess(signals), analysis, lang, model_answers)
 
 
@@ -143,7 +145,7 @@ class Session:
             mood_before=mood,
             reply=text,
             analysis=analysis,
-            feedback=assess_reply(analysis, self.lang, mood, self.model_answers(beat.id), self.rubric),
+            feedback=assess_reply(analysis, self.lang, mood, self.model_answers(beat.id), self.rubric, line),
             branch_index=outcome.branch_index,
             branch=outcome.branch.describe(),
             mood_after=outcome.mood_after,

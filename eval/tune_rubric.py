@@ -128,7 +128,7 @@ def main() -> None:
 def scored_rows(rubric, records, analyses, show_errors: bool = False) -> list[dict]:
     rows = []
     for record, analysis in zip(records, analyses):
-        feedback = assess_reply(analysis, record.lang, record.customer_mood, rubric=rubric)
+        feedback = assess_reply(analysis, record.lang, record.customer_mood, rubric=rubric, customer_line=record.customer)
         rows.append({"lang": record.lang, "gold": record.gold, "dimensions": {d: feedback[d].to_dict() for d in DIMENSIONS}})
         wrong = [f"{d}: gold {record.gold[d]}, coach {feedback[d].verdict} ({feedback[d].score:.2f})"
                  for d in DIMENSIONS if record.gold[d] != feedback[d].verdict]  # fmt: skip

@@ -265,7 +265,7 @@ def coach_records(analyzer, records: list[ReplyRecord]) -> list[dict]:
             mood = record.customer_mood
             if mood is None and record.line in customer_reads:
                 mood = _estimated_mood(customer_reads[record.line])
-            feedback = assess_reply(analysis, record.lang, mood)
+            feedback = assess_reply(analysis, record.lang, mood, customer_line=record.customer)
             row = {
                 "id": record.id, "lang": record.lang, **analysis.to_dict(),
                 "dimensions": {d: {"score": round(feedback[d].score, 4), "verdict": feedback[d].verdict} for d in DIMENSIONS},

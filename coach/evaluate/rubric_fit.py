@@ -80,7 +80,7 @@ class GoldScorer:
     def __init__(self, records, analyses, raw: dict):
         self.signals = np.array([
             [s[name] for name in KNOWN_SIGNALS]
-            for s in (rubric_signals(a.tone_scores, a.moves, a.reply, r.customer_mood, a.readings)
+            for s in (rubric_signals(a.tone_scores, a.moves, a.reply, r.customer_mood, a.readings, r.customer)
                       for r, a in zip(records, analyses))
         ]).reshape(len(records), len(KNOWN_SIGNALS))  # fmt: skip
         self.gold = np.array([[_CODE[r.gold[d]] for d in DIMENSIONS] for r in records]).reshape(len(records), len(DIMENSIONS))
