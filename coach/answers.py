@@ -1,9 +1,9 @@
 """Does a reply grant what a customer's yes/no question asked? ("Käykö kortti?" "Totta kai!")
 
-    asks_yes_or_no("Onko teillä tätä isompana?")              # True: a -ko/-kö question
-    asks_yes_or_no("Kauanko tässä menee?")                     # False: asks for a time, not a yes
     grants_request("Can we sit outside?", "Of course!")       # True
+    grants_request("Onks teillä kauramaitoa?", "No on!")      # True: a -ko/-kö question, its verb echoed
     grants_request("Can I get it without cream?", "Can't.")   # False: a no leaves the customer waiting
+    grants_request("Kauanko tässä menee?", "Joo.")            # False: asks for a time, not a yes
 
 docs/rubric.md counts a direct, complete answer to a simple question as the solution ("Yes, till
 ten."): after "Totta kai!" to "Käykö täällä kortti?" there is nothing left for the customer to wait
@@ -68,11 +68,6 @@ def _finnish_question_verb(words: list[str]) -> str | None:
     return None
 
 
-def asks_yes_or_no(line: str | None) -> bool:
-    """Whether the customer's line holds a yes/no question (not one asking what, when or how long)."""
-    return any(_yes_no_form(words) is not None for words in _questions(line or ""))
-
-
 def _yes_no_form(words: list[str]) -> str | None:
     """"en" or the Finnish question verb's stem when ``words`` are a yes/no question, else None."""
     if _WH_WORDS.intersection(words):
@@ -92,7 +87,8 @@ def grants_request(customer_line: str | None, reply: str) -> bool:
     if stems and words[:1] == ["no"]:  # the Finnish "No, totta kai" opens with a particle, not a no
         words = words[1:]
     opening = " ".join(words[:4])
-    if not opening or _NEGATIONS.intersection(opening.split()) or opening.startswith(_FINNISH_EXCLAMATIONS):
+    negated = _NEGATIONS.intersection(opening.replace("no problem", "").split())
+    if not opening or negated or opening.startswith(_FINNISH_EXCLAMATIONS):
         return False
     if _ENGLISH_YES.match(opening):
         return True

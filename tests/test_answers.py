@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from coach.answers import asks_yes_or_no, grants_request
+from coach.answers import grants_request
 from coach.rubric import rubric_signals
 
 
@@ -13,16 +13,16 @@ from coach.rubric import rubric_signals
     "Anteeksi, voisinko vaihtaa ranskalaiset salaattiin?", "Do you have oat milk?",
     "Hi, could I get extra towels? There's only one in the room.", "I'm lactose intolerant. Can I get the soup without cream?",
 ])  # fmt: skip
-def test_yes_no_questions_are_recognised_in_both_languages(line):
-    assert asks_yes_or_no(line)
+def test_a_yes_to_a_yes_no_question_is_read_in_both_languages(line):
+    assert grants_request(line, "Yes.") and grants_request(line, "Kyllä.")
 
 
 @pytest.mark.parametrize("line", [
     "Kauanko tässä jonossa vielä menee?", "Anteeksi, paljonko tämä maksaa?", "Do you know when the bus leaves?",
     "Where is the fitting room?", "Mä oon odottanu puol tuntia.", "Kaks kahvia, kiitos?", "", None,
 ])  # fmt: skip
-def test_questions_asking_what_when_or_how_much_and_statements_are_not_yes_no_questions(line):
-    assert not asks_yes_or_no(line)
+def test_a_yes_answers_no_question_asking_what_when_or_how_much_nor_a_statement(line):
+    assert not grants_request(line, "Yes.") and not grants_request(line, "Kyllä.")
 
 
 @pytest.mark.parametrize("line, reply", [
@@ -30,6 +30,7 @@ def test_questions_asking_what_when_or_how_much_and_statements_are_not_yes_no_qu
     ("Onko teillä tätä isompana?", "On, haen sen heti."), ("Voinko maksaa kortilla?", "Voitte."),
     ("Onks teillä kauramaitoa?", "No on!"), ("Can we sit outside?", "Of course!"), ("Do you have oat milk?", "We do!"),
     ("Is the pool open yet?", "Yes, till ten."), ("Could I get some ketchup?", "Sure thing."),
+    ("Can I pay by card?", "No problem!"),
 ])  # fmt: skip
 def test_a_yes_grants_the_request(line, reply):
     assert grants_request(line, reply)

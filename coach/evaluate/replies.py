@@ -2,7 +2,8 @@
 
 Input (streamed, never loaded whole): JSONL, CSV (header row), or a Hugging Face ``datasets``
 folder saved with ``save_to_disk``. Each record has ``id``, ``lang`` (fi|en), ``reply``,
-optionally ``customer`` (the line being answered), ``customer_mood`` (0-10) and ``gold``
+optionally ``customer`` (the line being answered: its mood stands in when ``customer_mood`` is
+missing, and a yes to its yes/no question counts as the answer), ``customer_mood`` (0-10) and ``gold``
 (``{"own": "good|mixed|poor", ...}``; in CSV as columns gold_own, gold_others, gold_customer).
 
 Output: ``DIR/predictions.jsonl``, one line per valid input with ``id``, ``lang``, ``tone``,
