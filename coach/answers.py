@@ -69,21 +69,22 @@ def _finnish_question_verb(words: list[str]) -> str | None:
 
 
 def _yes_no_form(words: list[str]) -> str | None:
-    """"en" or the Finnish question verb's stem when ``words`` are a yes/no question, else None."""
+    """When ``words`` are a yes/no question, the stem of the verb a Finnish yes echoes ("" for an English
+    question, whose yes echoes nothing); None for any other sentence."""
     if _WH_WORDS.intersection(words):
         return None
     if words[0] in _ENGLISH_AUXILIARIES:
-        return "en"
+        return ""
     return _finnish_question_verb(words)
 
 
 def grants_request(customer_line: str | None, reply: str) -> bool:
     """Whether ``reply`` opens with a yes to a yes/no question in ``customer_line``."""
-    forms = [form for form in (_yes_no_form(words) for words in _questions(customer_line or "")) if form]
+    forms = [form for form in (_yes_no_form(words) for words in _questions(customer_line or "")) if form is not None]
     if not forms:
         return False
     words = re.findall(r"\w+(?:['’]\w+)?", reply.lower())
-    stems = [form for form in forms if form != "en"]
+    stems = [form for form in forms if form]
     if stems and words[:1] == ["no"]:  # the Finnish "No, totta kai" opens with a particle, not a no
         words = words[1:]
     opening = " ".join(words[:4])
