@@ -33,10 +33,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # tests.fakes, for --fake
 
+from coach.evaluate.bench import REPLY_FILES  # noqa: E402
 from coach.evaluate.replies import ReplyBatchEvaluator  # noqa: E402
 from coach.yamlsafe import load_yaml_file  # noqa: E402
 
-MOVES_FILES = [REPO_ROOT / "models" / "data" / f"service_moves.{lang}.jsonl" for lang in ("fi", "en")]
 BANKS_DIR = REPO_ROOT / "eval" / "data" / "reply_banks"
 GREETINGS = {"fi": ["Moi!", "Hei,", "Okei.", "Joo,", "Hyvää päivää."], "en": ["Hi,", "Hello,", "Okay.", "Right,", "Good morning."]}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -46,7 +46,7 @@ def source_material() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Sentences per language (banks + moves data) and customer lines per language (moves data)."""
     sentences: dict[str, list[str]] = {"fi": [], "en": []}
     customers: dict[str, list[str]] = {"fi": [], "en": []}
-    for path in MOVES_FILES:
+    for path in REPLY_FILES:
         with path.open(encoding="utf-8") as handle:
             for row in map(json.loads, filter(str.strip, handle)):
                 sentences[row["lang"]] += _SENTENCE_END.split(row["reply"])

@@ -16,7 +16,8 @@ from coach.moves import (CONFIG_FILE, DEFAULT_MODEL, NGRAM_FILES, WEIGHTS_FILE, 
 def test_the_project_data_is_large_balanced_and_labelled_with_known_moves():
     examples = read_moves_data()
     by_lang = {lang: [e for e in examples if e.lang == lang] for lang in ("fi", "en")}
-    assert len(examples) >= 800 and abs(len(by_lang["fi"]) - len(by_lang["en"])) <= 20
+    # half Finnish, half English: within 1% of an even split (batches lose a few rows each to deduplication)
+    assert len(examples) >= 800 and abs(len(by_lang["fi"]) - len(by_lang["en"])) <= 0.01 * len(examples)
     y = targets(examples)
     for lang, rows in by_lang.items():
         counts = targets(rows).sum(axis=0)
