@@ -51,10 +51,10 @@ from coach.labels import DIMENSIONS, LANGUAGES, SERVICE_MOVES, VERDICT_READINGS,
 from coach.paths import REPO_ROOT
 from coach.tone import MAX_TOKENS, TopHeads, lower_state_batches, normalise_for_model
 
-# One file per language and batch: the first 2,320 replies, then batches of 2,070, 2,053, 2,042 and 1,958,
+# One file per language and batch: the first 2,320 replies, then batches of 2,070, 2,053, 2,042, 1,958 and 1,966,
 # each written to one brief across four service settings per language (models/MODEL_CARD.md).
 DATA_FILES = tuple(REPO_ROOT / "models" / "data" / f"service_moves.{batch}{lang}.jsonl"
-                   for batch in ("", "batch2.", "batch3.", "batch4.", "batch5.") for lang in LANGUAGES)
+                   for batch in ("", "batch2.", "batch3.", "batch4.", "batch5.", "batch6.") for lang in LANGUAGES)
 DEFAULT_MODEL = REPO_ROOT / "models" / "moves"
 OUTPUTS = {"moves": len(SERVICE_MOVES), "readings": len(VERDICT_READINGS)}
 CONFIG_FILE, WEIGHTS_FILE = "moves_config.json", "moves_weights.safetensors"
