@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 
 _QUESTION = re.compile(r"[^.!?]*\?")
+_WORD = re.compile(r"\w+(?:['’]\w+)?")  # contractions stay one word: "can't", "don’t"
 _LEADING_COURTESY = re.compile(
     r"^(?:(?:hi|hello|hey|excuse me|sorry|please|so|ok|okay|um|moi|hei|terve|anteeks[ie]?|sori|no|kuule|tota)\b[\s,!.]*)+"
 )
@@ -54,7 +55,7 @@ def _questions(line: str) -> list[list[str]]:
     out = []
     for sentence in _QUESTION.findall(line.lower()):
         sentence = _LEADING_COURTESY.sub("", sentence.strip(" \t\n,;:-–—\"'“”"))
-        words = re.findall(r"\w+(?:['’]\w+)?", sentence)
+        words = _WORD.findall(sentence)
         if words:
             out.append(words)
     return out
@@ -83,7 +84,7 @@ def grants_request(customer_line: str | None, reply: str) -> bool:
     forms = [form for form in (_yes_no_form(words) for words in _questions(customer_line or "")) if form is not None]
     if not forms:
         return False
-    words = re.findall(r"\w+(?:['’]\w+)?", reply.lower())
+    words = _WORD.findall(reply.lower())
     stems = [form for form in forms if form]
     if stems and words[:1] == ["no"]:  # the Finnish "No, totta kai" opens with a particle, not a no
         words = words[1:]

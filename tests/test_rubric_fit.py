@@ -15,7 +15,7 @@ from coach.evaluate.rubric_fit import (
     GoldScorer,
     cross_validated_rows,
     fit_table,
-    knobs,
+    is_weight,
     table_vector,
     vector_table,
 )
@@ -59,7 +59,7 @@ def test_the_fast_scorer_gives_the_coach_verdicts(perturb):
     records, analyses = random_replies(120)
     raw = shipped_table()
     if perturb:  # other weights, so agreement does not hinge on the shipped numbers; the verdict bands stay
-        weights = np.array([path[-1] == "weight" for path in knobs(raw)])
+        weights = is_weight(raw)
         factors = np.where(weights, np.random.default_rng(1).uniform(0.5, 1.5, len(weights)), 1.0)
         raw = vector_table(raw, np.clip(table_vector(raw) * factors, -1.5, 1.0))
     scorer = GoldScorer(records, analyses, raw)
@@ -81,7 +81,7 @@ def test_a_fit_recovers_a_table_from_its_own_verdicts_and_keeps_the_anchors():
     assert scorer.objective(table_vector(fitted)) > scorer.objective(table_vector(start)) + 0.05
     assert scorer.objective(table_vector(fitted)) > 0.9
     assert anchor_violations(parse_rubric(fitted, RUBRIC_FILE)) == []
-    weights = [path[-1] == "weight" for path in knobs(raw)]  # the floor and the thresholds may sit at zero
+    weights = is_weight(raw)  # the floor and the thresholds may sit at zero
     assert (np.sign(table_vector(fitted))[weights] == np.sign(table_vector(raw))[weights]).all()  # every rule keeps its direction
 
 

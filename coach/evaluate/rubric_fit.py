@@ -63,6 +63,11 @@ def knobs(raw: dict) -> list[tuple]:
     return paths
 
 
+def is_weight(raw: dict) -> np.ndarray:
+    """Which of ``table_vector``'s numbers are rule weights (the rest: thresholds, floor, bases)."""
+    return np.array([path[-1] == "weight" for path in knobs(raw)])
+
+
 def table_vector(raw: dict) -> np.ndarray:
     return np.array([_get(raw, path) for path in knobs(raw)], dtype=float)
 
@@ -93,7 +98,7 @@ class GoldScorer:
             self._layout.append((offset, columns, table.get("penalties", "sum") == "worst"))
             offset += 1 + len(columns)
         self.signs = np.sign(table_vector(raw))
-        self.is_weight = np.array([path[-1] == "weight" for path in knobs(raw)])
+        self.is_weight = is_weight(raw)
         self.is_base = np.array([path[-1] == "base" for path in knobs(raw)])
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
