@@ -311,13 +311,21 @@ def _leak_kind(analysis: ReplyAnalysis) -> tuple[str, str]:
     return (key, signal) if values[signal] >= LEAK_KIND_FROM else ("own_leak", "reading.own_not_good")
 
 
+def _names_a_problem(rule) -> bool:
+    """A verdict reading says *that* a dimension falls short, not *what* fell short. The own reading's leak
+    can still be named (LEAK_KINDS); the others' and customer readings leave the naming to the detectors of
+    single moves, and when none of those is sure, to the messages for a verdict no problem explains."""
+    return not rule.signal.startswith("reading.") or rule.message == "own_leak"
+
+
 def feedback_for(assessment: dict[str, DimensionAssessment], analysis: ReplyAnalysis, lang: str,
                  model_answers: list[str] | None = None) -> dict[str, DimensionFeedback]:  # fmt: skip
     out = {}
     for name, result in assessment.items():
         named_sureness = None
         positives = [c for c in result.contributions if c.amount >= MIN_EFFECT]
-        named = [c for c in result.contributions if c.amount <= -MIN_EFFECT and sureness(c, analysis) >= NAMED_FROM]
+        named = [c for c in result.contributions
+                 if c.amount <= -MIN_EFFECT and sureness(c, analysis) >= NAMED_FROM and _names_a_problem(c.rule)]
         strength = _quoted(positives[0].rule.message, positives[0].rule.evidence, analysis, lang) if positives else None
         if result.verdict == "good":
             rule = positives[0].rule.message if positives else result.missing_message

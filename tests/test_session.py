@@ -286,6 +286,30 @@ def test_feedback_on_a_verdict_reading_names_the_kind_of_leak_when_one_stands_ou
     assert words in feedback.text and "it's not like I set the delivery times" in feedback.text
 
 
+@pytest.mark.parametrize(
+    ("moves", "rule"),
+    [
+        ({"deflects": 0.95}, "customer_deflects"),  # a sure detector says what fell short
+        ({}, "customer_missing"),  # nothing does: say what is missing, not a fault the coach cannot see
+    ],
+)  # fmt: skip
+def test_a_customer_reading_lowers_the_verdict_but_leaves_the_naming_to_the_move_detectors(moves, rule):
+    from coach.analysis import ReplyAnalysis
+
+    raw = yaml.safe_load(RUBRIC_FILE.read_text())
+    customer = raw["dimensions"]["customer"]
+    readings = [r for r in customer["rules"] if r["signal"].startswith("reading.customer")]
+    assert readings, "the customer table reads the moves model's customer verdict readings"
+    bounce = next(r for r in customer["rules"] if r["signal"] == "context.bounce")
+    # the readings, not the bounce, pull the verdict down
+    customer["rules"] = [*({**r, "weight": -0.5} for r in readings), {**bounce, "weight": -0.1}]
+    rubric = parse_rubric(raw, RUBRIC_FILE)
+    reply = "The returns desk handles that, it's over by the entrance."
+    analysis = ReplyAnalysis(reply, "calm", 0.9, {"calm": 0.9}, moves, readings={"customer_not_good": 0.97, "customer_poor": 0.95})
+    feedback = assess_reply(analysis, "en", rubric=rubric)["customer"]
+    assert feedback.verdict == "poor" and feedback.rule == rule
+
+
 def test_a_transcript_saved_before_the_verdict_readings_still_scores():
     from coach.analysis import ReplyAnalysis
 

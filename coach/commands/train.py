@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from coach.commands import add_group
@@ -73,17 +74,19 @@ def register(subparsers) -> None:
     int8.set_defaults(handler=_int8)
 
 
-def _tone(args) -> int:
-    import dataclasses
+def _config(default, **given):
+    """``default`` with every option the user gave on the command line (those left unset are None)."""
+    return dataclasses.replace(default, **{name: value for name, value in given.items() if value is not None})
 
+
+def _tone(args) -> int:
     from coach.tone_training import ToneTrainingConfig, train
 
-    given = {
-        "data_dir": args.data, "out_dir": args.out, "epochs": args.epochs, "seed": args.seed, "xed_repeats": args.xed_repeats,
-        "first_trained_layer": args.first_trained_layer, "limit": args.limit, "state_cache": args.state_cache,
-        "layer_lr": args.layer_lr, "device": args.device,
-    }  # fmt: skip
-    config = dataclasses.replace(ToneTrainingConfig(), **{k: v for k, v in given.items() if v is not None})
+    config = _config(
+        ToneTrainingConfig(), data_dir=args.data, out_dir=args.out, epochs=args.epochs, seed=args.seed,
+        xed_repeats=args.xed_repeats, first_trained_layer=args.first_trained_layer, limit=args.limit,
+        state_cache=args.state_cache, layer_lr=args.layer_lr, device=args.device,
+    )  # fmt: skip
     manifest = train(config)
     print(f"best epoch {manifest['best_epoch']}, {manifest['training_seconds']} s")
     for name, metrics in manifest["dev_metrics"].items():
@@ -94,10 +97,7 @@ def _tone(args) -> int:
 
 
 def _lexical(args) -> int:
-    import dataclasses
-
-    given = {"data_dir": args.data, "tone_dir": args.tone}
-    _report_lexical(train_lexical(dataclasses.replace(LexicalTrainingConfig(), **{k: v for k, v in given.items() if v is not None})))
+    _report_lexical(train_lexical(_config(LexicalTrainingConfig(), data_dir=args.data, tone_dir=args.tone)))
     return 0
 
 
@@ -109,14 +109,11 @@ def _report_lexical(result: dict) -> None:
 
 
 def _moves(args) -> int:
-    import dataclasses
-
     from coach.encoder import EncoderConfig, load_encoder
     from coach.moves import MovesNgramConfig, MovesTrainingConfig, train_moves, train_moves_ngrams
 
-    given = {"out_dir": args.out, "epochs": args.epochs, "seed": args.seed,
-             "first_trained_layer": args.first_trained_layer, "limit": args.limit}  # fmt: skip
-    config = dataclasses.replace(MovesTrainingConfig(), **{k: v for k, v in given.items() if v is not None})
+    config = _config(MovesTrainingConfig(), out_dir=args.out, epochs=args.epochs, seed=args.seed,
+                     first_trained_layer=args.first_trained_layer, limit=args.limit)  # fmt: skip
     encoder = load_encoder(EncoderConfig())  # once for the three steps
     manifest = train_moves(config, encoder=encoder)
     print(f"best epoch {manifest['best_epoch']}, {manifest['training_seconds']} s; the fine-tuned layers alone:")
@@ -127,14 +124,11 @@ def _moves(args) -> int:
 
 
 def _moves_ngrams(args) -> int:
-    import dataclasses
-
     from coach.moves import MovesNgramConfig, train_moves_ngrams
 
     if args.weight is not None and not 0 <= args.weight <= 1:
         raise UserError(f"--weight must be between 0 and 1 (the n-grams' share of the blend), found {args.weight}")
-    given = {"model_dir": args.moves, "weight": args.weight}
-    _report_ngrams(train_moves_ngrams(dataclasses.replace(MovesNgramConfig(), **{k: v for k, v in given.items() if v is not None})))
+    _report_ngrams(train_moves_ngrams(_config(MovesNgramConfig(), model_dir=args.moves, weight=args.weight)))
     return 0
 
 
