@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from coach.analysis import ReplyAnalysis, sentence_signal_dict
-from coach.rubric import Contribution, DimensionAssessment
+from coach.rubric import Contribution, DimensionAssessment, Rule
 
 QUOTE_LIMIT = 140
 MIN_EFFECT = 0.08  # contributions smaller than this are not worth a sentence
@@ -311,7 +311,7 @@ def _leak_kind(analysis: ReplyAnalysis) -> tuple[str, str]:
     return (key, signal) if values[signal] >= LEAK_KIND_FROM else ("own_leak", "reading.own_not_good")
 
 
-def _names_a_problem(rule) -> bool:
+def _names_a_problem(rule: Rule) -> bool:
     """A verdict reading says *that* a dimension falls short, not *what* fell short. The own reading's leak
     can still be named (LEAK_KINDS); the others' and customer readings leave the naming to the detectors of
     single moves, and when none of those is sure, to the messages for a verdict no problem explains."""
